@@ -1,0 +1,16 @@
+// A fast, well-mixed 32-bit string hash (FNV-1a followed by murmur3's finalizer) for the hash ring.
+// Not cryptographic: ring positions are not secrets, and keys (IPs, API keys) are not chosen by us.
+
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,0 +1,100 @@
+// The balancer cookie's value: opaque, signed, self-dating.
+//
+//   <backend token>.<expires, base36 epoch s>.<born, base36 epoch s>.<HMAC-SHA256, 16 bytes base64url>
+//
+// The backend token is an HMAC of the backend's id under the key, so the value names no address and a
+// client cannot pick a backend; `expires` is checked on the server (0: none, for a session cookie that
+// follows a session app cookie), `born` bounds the total lifetime (maxLifetime). The first secret signs,
+// every secret verifies (rotation). Verified values are remembered in a small bounded cache: all clients
+// on one backend within the same second share one value, so a returning client costs no HMAC at all and
+// memory does not grow per client.
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface DecodedCookie {
+  /** Which secret verified it (0 = the signing key). */
+  keyIndex: number;
+  token: string;
+  /** Epoch seconds; 0 means no expiry inside the value. */
+  expires: number;
+  born: number;
+}
+
+const MAX_VALUE_LENGTH = 128;
+const CACHE_SIZE = 4096;
+const PART = /^[0-9a-z]{1,11}$/;
+
+export class BalancerCookieCodec {
+  private readonly keys: Buffer[];
+  private readonly verified = new Map<string, DecodedCookie>();
+  private readonly issued = new Map<string, string>();
+
+  constructor(secrets: readonly string[]) {
+    this.keys = secrets.map((s) => Buffer.from(s, 'utf8'));
+  }
+
+  get keyCount(): number {
+    return this.keys.length;
+  }
+
+  /** The opaque token that names a backend under key `keyIndex`. Stable across gateways sharing the secret. */
+  backendToken(backendId: string, keyIndex = 0): string {
+    return createHmac('sha256', this.keys[keyIndex]!)
+      .update(`backend\0${backendId}`)
+      .digest('base64url')
+      .slice(0, 12);
+  }
+
+  /** A signed value for `token` (the signing key's token) with the given dates (epoch seconds). */
+  encode(token: string, expires: number, born: number): string {
+    const payload = `${token}.${expires.toString(36)}.${born.toString(36)}`;
+    let value = this.issued.get(payload);
+    if (value === undefined) {
+      value = `${payload}.${this.sign(0, payload)}`;
+      remember(this.issued, payload, value);
+    }
+    return value;
+  }
+
+  /** The verified content of a value, or null for anything forged, malformed or oversized. Never throws. */
+  decode(value: string): DecodedCookie | null {
+    const hit = this.verified.get(value);
+    if (hit !== undefined) return hit;
+    if (value.length > MAX_VALUE_LENGTH) return null;
+    const dot = value.lastIndexOf('.');
+    if (dot <= 0) return null;
+    const payload = value.slice(0, dot);
+    const signature = value.slice(dot + 1);
+    const parts = payload.split('.');
+    if (parts.length !== 3 || !PART.test(parts[1]!) || !PART.test(parts[2]!)) return null;
+    const given = Buffer.from(signature, 'utf8');
+    for (let keyIndex = 0; keyIndex < this.keys.length; keyIndex++) {
+      const expected = Buffer.from(this.sign(keyIndex, payload), 'utf8');
+      if (expected.length === given.length && timingSafeEqual(expected, given)) {
+        const decoded = {
+          keyIndex,
+          token: parts[0]!,
+          expires: Number.parseInt(parts[1]!, 36),
+          born: Number.parseInt(parts[2]!, 36),
+        };
+        remember(this.verified, value, decoded);
+        return decoded;
+      }
+    }
+    return null;
+  }
+
+  private sign(keyIndex: number, payload: string): string {
+    return createHmac('sha256', this.keys[keyIndex]!)
+      .update(payload)
+      .digest()
+      .subarray(0, 16)
+      .toString('base64url');
+  }
+}
+
+/** Bounded insertion-order cache: the oldest entry goes when full. */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  cache.set(key, value);
+}

@@ -1,0 +1,48 @@
+// The one place that builds the balancer's Set-Cookie strings (with the `cookie` library), including the
+// SameSite=None twin for cross-origin requests (as ALB's AWSALBCORS) and deletion.
+
+import { serialize } from 'cookie';
+import type { NormalizedCookie } from '../config/options';
+
+export interface CookieLifetimeAttributes {
+  /** Seconds; sent as Max-Age. */
+  maxAge?: number;
+  /** Sent as Expires. */
+  expires?: Date;
+}
+
+const CACHE_SIZE = 1024;
+const EPOCH = new Date(0);
+
+export class BalancerCookieWriter {
+  private readonly cache = new Map<string, string[]>();
+
+  constructor(private readonly options: NormalizedCookie) {}
+
+  /** Set-Cookie strings for `value`; over HTTPS when `secureRequest` and `secure: 'auto'`. */
+  issue(value: string, lifetime: CookieLifetimeAttributes, secureRequest: boolean): string[] {
+    const key = `${value}|${lifetime.maxAge ?? ''}|${lifetime.expires?.getTime() ?? ''}|${secureRequest ? 1 : 0}`;
+    let headers = this.cache.get(key);
+    if (headers === undefined) {
+      headers = this.build(value, lifetime, secureRequest);
+      if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(key, headers);
+    }
+    return headers;
+  }
+
+  /** Set-Cookie strings that make the browser drop the balancer cookie (and its twin). */
+  delete(secureRequest: boolean): string[] {
+    return this.build('', { maxAge: 0, expires: EPOCH }, secureRequest);
+  }
+
+  private build(value: string, lifetime: CookieLifetimeAttributes, secureRequest: boolean): string[] {
+    const o = this.options;
+    const secure = o.secure === 'auto' ? secureRequest : o.secure;
+    const base = { path: o.path, domain: o.domain, httpOnly: o.httpOnly, ...lifetime };
+    const sameSite = o.sameSite.toLowerCase() as 'lax' | 'strict' | 'none';
+    const main = serialize(o.name, value, { ...base, secure: secure || sameSite === 'none', sameSite });
+    if (!o.cors) return [main];
+    return [main, serialize(`${o.name}CORS`, value, { ...base, secure: true, sameSite: 'none' })];
+  }
+}

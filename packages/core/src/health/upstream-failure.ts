@@ -1,0 +1,49 @@
+// How an upstream error is read: a connection that never carried a response (refused, reset, unreachable)
+// may be retried elsewhere; a timeout is a 504; anything else is a 502.
+
+import type { FailureKind } from '../types';
+
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'FST_REPLY_FROM_GATEWAY_TIMEOUT',
+]);
+
+/** RFC 9110 §9.2.2: methods a client may repeat with the same effect. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method.toUpperCase());
+}
+
+function codeOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { code?: unknown; cause?: unknown };
+  if (typeof e.code === 'string' && (CONNECT_CODES.has(e.code) || TIMEOUT_CODES.has(e.code))) return e.code;
+  // undici and reply-from wrap the socket error.
+  if (e.cause !== undefined && e.cause !== error)
+    return codeOf(e.cause) ?? (typeof e.code === 'string' ? e.code : undefined);
+  return typeof e.code === 'string' ? e.code : undefined;
+}
+
+export function classifyUpstreamError(error: unknown): FailureKind {
+  const code = codeOf(error);
+  if (code === undefined) return 'other';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  return CONNECT_CODES.has(code) ? 'connect' : 'other';
+}

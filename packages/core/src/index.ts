@@ -1,0 +1,34 @@
+// @stickyroute/core: framework-free sticky-session routing. Adapters (express, koa, fastify) drive a StickyRouter.
+
+export { HashRing } from './balancers/consistent-hash';
+export { hash32 } from './balancers/hash32';
+export { parseDuration } from './config/duration';
+export { StickyConfigError } from './config/errors';
+export type {
+  AlgorithmName,
+  BackendInput,
+  CookieOptions,
+  HealthCheckOptions,
+  NormalizedStickiness,
+  StickinessOptions,
+  StickyOptions,
+} from './config/options';
+export { BalancerCookieCodec } from './cookie/balancer-cookie-codec';
+export { readCookie } from './cookie/read-cookie';
+export { type CookieLifetime, parseSetCookieLifetime } from './cookie/set-cookie-lifetime';
+export { type HealthProbe, httpProbe } from './health/active-health-checker';
+export { classifyUpstreamError, isIdempotent } from './health/upstream-failure';
+export type { Backend, BackendState, BackendStats } from './pool/backend';
+export type { BackendPool, PoolEvents } from './pool/backend-pool';
+export { createStickyRouter, type RerouteEvent, type RouterStats, StickyRouter } from './router';
+export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
+export type {
+  Clock,
+  FailureKind,
+  Reply,
+  Route,
+  RouteReason,
+  RouteRequest,
+  StickyStore,
+  UpstreamFailure,
+} from './types';

@@ -1,0 +1,86 @@
+// What a stickiness policy is: it finds the backend a request is stuck to, remembers new placements,
+// and says which balancer cookies the response carries. The router does the rest (balancing, failover).
+
+import type { BalancerCookieCodec } from '../cookie/balancer-cookie-codec';
+import type { BalancerCookieWriter } from '../cookie/balancer-cookie-writer';
+import { readCookie } from '../cookie/read-cookie';
+import type { Backend } from '../pool/backend';
+import type { Clock, Route, RouteRequest, RouteState } from '../types';
+
+/** What a policy found for a request. */
+export type Lookup =
+  /** Nothing to stick to: balance as new (keyed policies hash `state.key`). */
+  | { kind: 'none' }
+  /** Stuck to `backend` (it may be down or draining; the router decides). */
+  | { kind: 'stuck'; backend: Backend }
+  /** Stuck to a backend that no longer exists. */
+  | { kind: 'gone' };
+
+export const NONE: Lookup = { kind: 'none' };
+export const NO_COOKIES: readonly string[] = Object.freeze([]);
+
+export interface PolicyContext {
+  clock: Clock;
+  codec: BalancerCookieCodec;
+  writer: BalancerCookieWriter;
+  cookieName: string;
+  persistentCookie: boolean;
+  /** The backend an opaque token names under key `keyIndex`, if any. */
+  backendForToken(token: string, keyIndex: number): Backend | undefined;
+  /** The signing key's token for a backend. */
+  tokenFor(backend: Backend): string;
+  backendById(id: string): Backend | undefined;
+  /** Store access that never rejects: failures are counted and reported, and yield undefined. */
+  store: {
+    get(key: string, refreshTtlMs?: number): Promise<string | undefined>;
+    setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | undefined>;
+    set(key: string, value: string, ttlMs: number): void;
+    delete(key: string): void;
+  };
+  /** Counts a cookie that failed verification. */
+  forged(reason: 'forged' | 'expired'): void;
+}
+
+export interface StickinessPolicy {
+  /** How new clients of this policy are placed: by consistent hashing of their key, or by the algorithm. */
+  readonly placement: 'hash' | 'balance';
+  /** Finds the backend a request is stuck to. Must not throw. */
+  lookup(req: RouteRequest, state: RouteState): Lookup | Promise<Lookup>;
+  /**
+   * Called when the router placed the request on a backend it was not stuck to (new, hashed or rerouted).
+   * Keyed policies remember it; may answer another backend that won a race between gateways.
+   */
+  placed?(state: RouteState, backend: Backend): Promise<Backend | undefined>;
+  /** Balancer Set-Cookie strings for the upstream's response (after store bookkeeping, for learn mode). */
+  responseCookies(route: Route, upstreamSetCookie: string | readonly string[] | undefined): readonly string[];
+}
+
+/** Reads the balancer cookie (or its CORS twin) and verifies it; counts forgeries and expired values. */
+export function readBalancerCookie(
+  ctx: PolicyContext,
+  req: RouteRequest,
+  state: RouteState,
+  maxLifetimeMs: number | null,
+): Lookup {
+  const header = req.headers.cookie;
+  const value = readCookie(header, ctx.cookieName) ?? readCookie(header, `${ctx.cookieName}CORS`);
+  if (value === undefined) return NONE;
+  const decoded = ctx.codec.decode(value);
+  if (decoded === null) {
+    ctx.forged('forged');
+    return NONE;
+  }
+  const nowSec = ctx.clock.now() / 1000;
+  if (
+    (decoded.expires !== 0 && decoded.expires <= nowSec) ||
+    (maxLifetimeMs !== null && decoded.born + maxLifetimeMs / 1000 <= nowSec)
+  ) {
+    ctx.forged('expired');
+    return NONE;
+  }
+  state.hadCookie = true;
+  state.cookieExpires = decoded.expires;
+  state.cookieBorn = decoded.born;
+  const backend = ctx.backendForToken(decoded.token, decoded.keyIndex);
+  return backend === undefined ? { kind: 'gone' } : { kind: 'stuck', backend };
+}

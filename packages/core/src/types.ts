@@ -1,0 +1,104 @@
+// The plain data that crosses the boundary between the core and an adapter.
+// Adapters translate their framework's request into a RouteRequest and act on the Route they get back;
+// every decision is made in the core.
+
+import type { Backend } from './pool/backend';
+
+export type Duration = number | string;
+
+/** What an adapter knows about an incoming request, in the framework's own terms. */
+export interface RouteRequest {
+  method: string;
+  /** Path and query, as on the request line. */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** The client IP as the framework resolves it (Express `trust proxy`, Fastify `trustProxy`, Koa `app.proxy`). */
+  ip: string;
+  /** The TCP peer's address; when it differs from `ip` the framework trusted X-Forwarded-For. */
+  remoteAddress?: string;
+  /** The request reached the gateway over HTTPS (as the framework resolves it). */
+  secure: boolean;
+}
+
+/**
+ * Why a backend was chosen:
+ * - `new`: balanced by the algorithm (no, or no valid, stickiness key);
+ * - `sticky`: the client's cookie or remembered key named an available backend;
+ * - `rerouted`: the client was stuck to a backend that is gone, down, or refused the connection;
+ * - `hashed`: a keyed client (source-ip, header, query) placed by consistent hashing;
+ * - `learned`: app-cookie learn mode found the app cookie's value in the store.
+ */
+export type RouteReason = 'new' | 'sticky' | 'rerouted' | 'hashed' | 'learned';
+
+/** The core's answer for one request. Adapters read it; only the router changes it. */
+export interface Route {
+  /** Where to send the request; `null` means answer `router.reply(503)` (no backend, or strict mode). */
+  backend: Backend | null;
+  reason: RouteReason;
+  /** Headers to set on the upstream request: X-Forwarded-*, and `x-sticky-rerouted` after a reroute. */
+  upstreamHeaders: Record<string, string>;
+  /** How many times this request has already been retried on another backend. */
+  attempts: number;
+  /** @internal policy state carried from request to response (cookie dates, learn key). */
+  readonly state: RouteState;
+}
+
+/** @internal */
+export interface RouteState {
+  secure: boolean;
+  method: string;
+  /** lb-cookie/app-cookie: dates of the cookie the client sent (epoch seconds), when it was valid. */
+  cookieExpires?: number;
+  cookieBorn?: number;
+  /** The client sent a balancer cookie that was verified. */
+  hadCookie: boolean;
+  /** Keyed modes and learn mode: the store key. */
+  key?: string;
+  /** Backends that already failed for this request. */
+  failed?: Set<string>;
+  released: boolean;
+}
+
+/** What went wrong talking to the upstream, as the adapter saw it. */
+export interface UpstreamFailure {
+  /** The error the proxy engine raised (its `code` is read: ECONNREFUSED, ECONNRESET, ETIMEDOUT, UND_ERR_*). */
+  error: unknown;
+  /** The request body was streamed (or partly streamed) to the upstream, so it cannot be replayed. */
+  bodySent?: boolean;
+  /** Some of the upstream's response had already reached the gateway. */
+  responseStarted?: boolean;
+}
+
+export type FailureKind = 'connect' | 'timeout' | 'other';
+
+/** A ready-made error answer: adapters write it as it is. */
+export interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Time and randomness, injected so the core is deterministic under test. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/**
+ * Shared state for keyed stickiness (source-ip, header, query) and app-cookie learn mode.
+ * The in-memory store is the default; `@stickyroute/redis` shares it between gateways.
+ * Values are backend ids; TTLs are in milliseconds.
+ */
+export interface StickyStore {
+  /** The value for `key`, or undefined. When `refreshTtlMs` is given the entry's TTL is reset to it (sliding). */
+  get(key: string, refreshTtlMs?: number): Promise<string | undefined>;
+  /** Stores `value` unless the key exists; resolves to the value that is stored now (the race's winner). */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<string>;
+  /** Stores `value`, replacing any existing one. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Entries currently held, when the store can tell cheaply. */
+  size?(): number | undefined;
+  close?(): Promise<void>;
+}

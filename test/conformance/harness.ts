@@ -1,0 +1,25 @@
+// What the conformance suite needs from each framework: start a real gateway with given sticky options.
+// A fourth framework adds a harness here, not tests (bull-board's runServerAdapterContract).
+
+import type { StickyOptions, StickyRouter } from '@stickyroute/core';
+
+export interface GatewayExtras {
+  /** Serve HTTPS with this key/cert (PEM). */
+  https?: { key: string; cert: string };
+  /** Trust X-Forwarded-For from the peer (Express `trust proxy`, Fastify `trustProxy`, Koa `app.proxy`). */
+  trustProxy?: boolean;
+  /** Mount the sticky proxy under this path prefix; the gateway answers `GET /own-route` itself beside it. */
+  prefix?: string;
+}
+
+export interface StartedGateway {
+  /** e.g. http://127.0.0.1:54321 */
+  url: string;
+  router: StickyRouter;
+  close(): Promise<void>;
+}
+
+export interface GatewayHarness {
+  name: 'express' | 'koa' | 'fastify';
+  start(options: StickyOptions, extras?: GatewayExtras): Promise<StartedGateway>;
+}

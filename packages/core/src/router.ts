@@ -179,7 +179,7 @@ export class StickyRouter extends EventEmitter {
 
   /** Which backend serves this request, and why. Never rejects: store trouble falls back to hashing. */
   async route(req: RouteRequest): Promise<Route> {
-    const state: RouteState = { secure: req.secure, method: req.method, hadCookie: false, released: false };
+    const state: RouteState = { secure: req.secure, method: req.method, ip: req.ip, hadCookie: false, released: false };
     const policy = this.policy;
     let lookup: Lookup = NONE;
     if (policy !== null) {
@@ -288,7 +288,7 @@ export class StickyRouter extends EventEmitter {
     const next =
       state.key !== undefined && this.policy?.placement === 'hash'
         ? this.ring.lookup(state.key, failed)
-        : this.balancer.pick(state.key ?? '', failed);
+        : this.balancer.pick(state.ip, failed);
     if (next === null) return { reply };
     if (this.policy?.placed) await this.policy.placed(state, next);
     const wasStuck = route.reason !== 'new';
@@ -365,8 +365,8 @@ export class StickyRouter extends EventEmitter {
     backend.active++;
     backend.total++;
     this.pool.load.active++;
-    if (reason === 'new' || reason === 'sticky' || reason === 'rerouted') backend.counts[reason]++;
-    else backend.counts.sticky++;
+    // Per backend, a hashed client is a new placement and a learned one a sticky hit.
+    backend.counts[reason === 'hashed' ? 'new' : reason === 'learned' ? 'sticky' : reason]++;
   }
 
   private passiveFailure(backend: Backend): void {

@@ -47,6 +47,8 @@ export interface Route {
 export interface RouteState {
   secure: boolean;
   method: string;
+  /** The client IP, for hashing when a retry needs another backend. */
+  ip: string;
   /** lb-cookie/app-cookie: dates of the cookie the client sent (epoch seconds), when it was valid. */
   cookieExpires?: number;
   cookieBorn?: number;

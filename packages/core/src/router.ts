@@ -179,7 +179,13 @@ export class StickyRouter extends EventEmitter {
 
   /** Which backend serves this request, and why. Never rejects: store trouble falls back to hashing. */
   async route(req: RouteRequest): Promise<Route> {
-    const state: RouteState = { secure: req.secure, method: req.method, ip: req.ip, hadCookie: false, released: false };
+    const state: RouteState = {
+      secure: req.secure,
+      method: req.method,
+      ip: req.ip,
+      hadCookie: false,
+      released: false,
+    };
     const policy = this.policy;
     let lookup: Lookup = NONE;
     if (policy !== null) {

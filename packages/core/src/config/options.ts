@@ -135,6 +135,9 @@ const ALGORITHMS: readonly AlgorithmName[] = [
 const STICKINESS_TYPES = ['lb-cookie', 'app-cookie', 'source-ip', 'header', 'query'];
 // RFC 6265 cookie-name is an RFC 7230 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// What the `cookie` library accepts for Path (RFC 6265 av-octets, without spaces) and Domain (host labels).
+const COOKIE_PATH = /^[\u0021-\u003A\u003D-\u007E]+$/;
+const COOKIE_DOMAIN = /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -212,6 +215,11 @@ export function normalizeStickiness(value: unknown, path = 'stickiness'): Normal
   if (value === false || value === undefined || value === null) return { type: 'off' };
   if (!isObject(value))
     throw new StickyConfigError(path, `must be false or an object with a \`type\` (got ${show(value)})`);
+  if (value.type === undefined)
+    throw new StickyConfigError(
+      `${path}.type`,
+      `is required: one of ${STICKINESS_TYPES.map((t) => `'${t}'`).join(', ')}`,
+    );
   const type = oneOf(value.type, STICKINESS_TYPES, `${path}.type`, undefined as never);
   switch (type) {
     case 'lb-cookie': {
@@ -281,14 +289,19 @@ function normalizeCookie(value: unknown): NormalizedCookie {
   if (!TOKEN.test(name))
     throw new StickyConfigError('cookie.name', `is not a valid cookie name (got ${show(name)})`);
   const path = c.path === undefined ? '/' : nonEmptyString(c.path, 'cookie.path');
-  if (!path.startsWith('/') || /[;\s]/.test(path))
+  // The same rules the `cookie` library applies when it serializes: checked here, or a bad value would
+  // make every Set-Cookie fail on the request path and stickiness silently stop.
+  if (!path.startsWith('/') || !COOKIE_PATH.test(path))
     throw new StickyConfigError(
       'cookie.path',
-      `must start with / and hold no ';' or spaces (got ${show(path)})`,
+      `must start with / and hold only visible ASCII, no ';' (got ${show(path)})`,
     );
   const domain = c.domain === undefined ? undefined : nonEmptyString(c.domain, 'cookie.domain');
-  if (domain !== undefined && /[;\s]/.test(domain))
-    throw new StickyConfigError('cookie.domain', `must hold no ';' or spaces (got ${show(domain)})`);
+  if (domain !== undefined && !COOKIE_DOMAIN.test(domain))
+    throw new StickyConfigError(
+      'cookie.domain',
+      `must be a host name such as 'example.com' or '.example.com', no port (got ${show(domain)})`,
+    );
   const secure =
     c.secure === undefined || c.secure === 'auto' ? 'auto' : boolean(c.secure, 'cookie.secure', false);
   return {

@@ -1,0 +1,61 @@
+// createStickyHandler(): sticky load balancing for a plain node:http / node:https gateway, as one
+// connect-style `(req, res, next?)` handler (mountable in connect and Express too), with `.router` for pool
+// operations, stats and events, and `.upgrade` for `server.on('upgrade', …)`. It proxies over an undici Pool
+// per backend with keep-alive; every stickiness decision is the core's.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { StickyConfigError, type StickyOptions, StickyRouter } from '@stickyroute/core';
+import { type Gateway, ProxyExchange } from './proxy-exchange';
+import { UpgradeExchange } from './upgrade-exchange';
+import { UpstreamPools } from './upstream-pools';
+
+export interface StickyHandlerOptions extends StickyOptions {
+  /**
+   * Trust the proxy in front of this gateway: the client IP is then the first X-Forwarded-For hop and HTTPS
+   * is read from X-Forwarded-Proto (as Express's `trust proxy = true`). Default false: the TCP peer and the
+   * socket's TLS, so a spoofed header changes nothing.
+   */
+  trustProxy?: boolean;
+  /** Most keep-alive connections per backend. Default: no limit (undici's default). */
+  connections?: number;
+}
+
+export interface StickyHandler {
+  /** Proxies the request to the backend the core chooses. It answers every request itself (never calls `next`). */
+  (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void;
+  /** The core router: pool operations, stats, events, setStickiness. */
+  readonly router: StickyRouter;
+  /** For `server.on('upgrade', handler.upgrade)`: WebSocket upgrades routed by the same stickiness. */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Closes the upstream connection pools (in-flight requests finish first) and stops the router's timers. */
+  close(): Promise<void>;
+}
+
+const OWN_OPTIONS = ['trustProxy', 'connections'] as const;
+
+/** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
+export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
+  const trustProxy = options?.trustProxy ?? false;
+  if (typeof trustProxy !== 'boolean')
+    throw new StickyConfigError('trustProxy', `must be true or false (got ${JSON.stringify(trustProxy)})`);
+  const connections = options?.connections;
+  if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
+    throw new StickyConfigError('connections', `must be an integer ≥ 1 (got ${JSON.stringify(connections)})`);
+
+  const router = new StickyRouter(options, { extraOptionKeys: OWN_OPTIONS });
+  const pools = new UpstreamPools(router, { connections, headersTimeoutMs: router.timeoutMs });
+  const gateway: Gateway = { router, pools, trustProxy };
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    void new ProxyExchange(gateway, req, res).start();
+  };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    void new UpgradeExchange(gateway, req, socket, head).start();
+  };
+  const close = async (): Promise<void> => {
+    await pools.close();
+    await router.close();
+  };
+  return Object.assign(handler, { router, upgrade, close });
+}

@@ -266,7 +266,7 @@ export class StickyRouter extends EventEmitter {
   /**
    * The upstream failed. Records it (passive health checks) and answers either another backend to retry on
    * (connection refused or reset before any response byte, idempotent method, body not yet sent, first retry)
-   * or the reply to send: 504 for a timeout, 502 otherwise.
+   * or the reply to send: 504 for a timeout, 502 otherwise (503 for a stuck client in strict mode).
    */
   async failover(
     route: Route,
@@ -288,6 +288,9 @@ export class StickyRouter extends EventEmitter {
       route.attempts < 1 &&
       isIdempotent(route.state.method);
     if (!retryable || backend === null) return { reply };
+    // Strict mode never moves a stuck client, also when its backend refuses the connection.
+    if (this.options.strict && (route.reason === 'sticky' || route.reason === 'learned'))
+      return { reply: this.reply(503) };
     const failed = new Set(route.state.failed ?? []);
     failed.add(backend.id);
     const state: RouteState = { ...route.state, failed, released: false };

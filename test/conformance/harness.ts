@@ -8,7 +8,10 @@ export interface GatewayExtras {
   https?: { key: string; cert: string };
   /** Trust X-Forwarded-For from the peer (Express `trust proxy`, Fastify `trustProxy`, Koa `app.proxy`). */
   trustProxy?: boolean;
-  /** Mount the sticky proxy under this path prefix; the gateway answers `GET /own-route` itself beside it. */
+  /**
+   * Mount the sticky proxy under this path prefix. With or without one, the gateway answers
+   * `GET /own-route` itself (200, any body) beside the proxy, and leaves other paths outside the prefix alone.
+   */
   prefix?: string;
 }
 

@@ -1,0 +1,620 @@
+// The sticky-session contract every adapter must keep, written once and run per framework through a
+// GatewayHarness (see harness.ts). Real legacy backends on 127.0.0.1, a real gateway, a real HTTP client:
+// the numbered groups are the scenarios of issue 3. Time-dependent cases drive the core's `clock` option.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { StickyConfigError, type StickyOptions } from '@stickyroute/core';
+import { cookiesNamed, HttpClient, type HttpResult, send } from '../support/http-client';
+import {
+  APP_EXTRA_COOKIES,
+  type LegacyApp,
+  STREAM_BYTES,
+  startLegacyApp,
+  startLegacyApps,
+  streamSha256,
+  type WhoAmI,
+} from '../support/legacy-app';
+import { ManualClock } from '../support/manual-clock';
+import { makeSelfSignedCert } from '../support/self-signed-cert';
+import { waitFor } from '../support/wait-for';
+import { openWebSocket } from '../support/ws-client';
+import type { GatewayExtras, GatewayHarness, StartedGateway } from './harness';
+
+const SECRET = 'conformance-secret-0123456789abcdef';
+const MINUTE = 60_000;
+const quiet = { warn() {} };
+
+/** Which backend answered: every legacy response names itself in `x-instance`. */
+function instanceOf(res: HttpResult): string {
+  const instance = res.headers['x-instance'];
+  if (typeof instance !== 'string') throw new Error(`no x-instance in a ${res.status} answer: ${res.text}`);
+  return instance;
+}
+
+function sticky(res: HttpResult) {
+  return cookiesNamed(res, 'STICKY');
+}
+
+/** An error answer is exactly the core's reply: right status, no detail, no stack trace. */
+function expectCleanError(res: HttpResult, status: 502 | 503 | 504, gateway: StartedGateway) {
+  expect(res.status).toBe(status);
+  expect(res.text).toBe(gateway.router.reply(status).body);
+  expect(res.text).not.toMatch(/Error|at .+:\d+|ECONN|node:/);
+}
+
+export function runStickyContract(harness: GatewayHarness): void {
+  describe(`${harness.name}: sticky-session contract`, () => {
+    let apps: LegacyApp[];
+    const gateways: StartedGateway[] = [];
+    const extraApps: LegacyApp[] = [];
+
+    beforeAll(async () => {
+      apps = await startLegacyApps(3);
+    });
+    afterEach(async () => {
+      await Promise.all(gateways.splice(0).map((g) => g.close()));
+      await Promise.all(extraApps.splice(0).map((a) => a.close()));
+      await Promise.all(apps.map((a) => a.restart()));
+    });
+    afterAll(() => Promise.all(apps.map((a) => a.close())));
+
+    const app = (name: string) => apps.find((a) => a.instance === name)!;
+    const backends = () => apps.map((a) => ({ url: a.url, id: a.instance }));
+    const gateway = async (options: Partial<StickyOptions>, extras?: GatewayExtras) => {
+      const started = await harness.start(
+        { backends: backends(), secret: SECRET, logger: quiet, ...options },
+        extras,
+      );
+      gateways.push(started);
+      return started;
+    };
+    const extraApp = async (instance: string) => {
+      const started = await startLegacyApp({ instance });
+      extraApps.push(started);
+      return started;
+    };
+    /** A backend URL that refuses connections. */
+    const deadApp = async () => {
+      const dead = await extraApp('dead');
+      await dead.stop();
+      return dead;
+    };
+    const lastSeen = (instance: string) => app(instance).seen.at(-1)!;
+
+    describe('1. no stickiness', () => {
+      test('30 requests without cookies reach all three backends in round-robin order, no cookie', async () => {
+        const gw = await gateway({ stickiness: false });
+        const order: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          const res = await send(`${gw.url}/`);
+          expect(res.status).toBe(200);
+          expect(res.setCookies).toEqual([]);
+          order.push(instanceOf(res));
+        }
+        expect(new Set(order.slice(0, 3))).toEqual(new Set(['a', 'b', 'c']));
+        expect(order).toEqual(Array.from({ length: 30 }, (_, i) => order[i % 3]));
+      });
+
+      test('weighted round robin is smooth: weight 2 takes half of every period, spread apart', async () => {
+        const gw = await gateway({
+          backends: [{ url: app('a').url, id: 'a', weight: 2 }, ...backends().slice(1)],
+        });
+        const order: string[] = [];
+        for (let i = 0; i < 40; i++) order.push(instanceOf(await send(`${gw.url}/`)));
+        // One period of four, a twice and spread apart (nginx's smooth order: a b c a).
+        const period = order.slice(0, 4);
+        expect(period.filter((x) => x === 'a')).toHaveLength(2);
+        expect(new Set(period)).toEqual(new Set(['a', 'b', 'c']));
+        expect(period.join('')).not.toContain('aa');
+        expect(order).toEqual(Array.from({ length: 40 }, (_, i) => period[i % 4]));
+      });
+    });
+
+    describe('2. lb-cookie', () => {
+      test('the balancer cookie has the default attributes and holds a logged-in client on one instance', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const client = new HttpClient(gw.url);
+        const first = await client.get('/');
+        const [cookie] = sticky(first);
+        expect(cookie?.attributes).toEqual({ 'max-age': '1200', path: '/', httponly: '', samesite: 'Lax' });
+        const home = instanceOf(first);
+        expect(instanceOf(await client.post('/login?user=carol'))).toBe(home);
+        for (let i = 0; i < 20; i++) {
+          const res = await client.get('/');
+          expect(instanceOf(res)).toBe(home);
+          expect(res.json<WhoAmI>()).toMatchObject({ loggedIn: true, user: 'carol' });
+          expect(sticky(res)).toHaveLength(1); // re-issued on every response
+        }
+        // Without the cookie, requests spread again.
+        const strangers = new Set<string>();
+        for (let i = 0; i < 3; i++) strangers.add(instanceOf(await send(`${gw.url}/`)));
+        expect(strangers.size).toBe(3);
+      });
+
+      test('the idle timeout slides: re-issued cookies keep a client past the first cookie’s expiry', async () => {
+        const clock = new ManualClock();
+        const gw = await gateway({ stickiness: { type: 'lb-cookie', duration: '20m' }, clock });
+        const client = new HttpClient(gw.url, {}, clock.now);
+        const first = await client.get('/');
+        const home = instanceOf(first);
+        let previous = sticky(first)[0]!.value;
+        for (let step = 0; step < 3; step++) {
+          clock.advance(15 * MINUTE); // 45 minutes in all, never 20 idle
+          const res = await client.get('/');
+          expect(instanceOf(res)).toBe(home);
+          const [reissued] = sticky(res);
+          expect(reissued?.attributes['max-age']).toBe('1200');
+          expect(reissued?.value).not.toBe(previous);
+          previous = reissued!.value;
+        }
+        expect(gw.router.stats().requests.sticky).toBe(3);
+      });
+    });
+
+    describe('3. app-cookie follow', () => {
+      test('the balancer cookie lives as long as the app session; the app’s cookies pass unchanged', async () => {
+        const gw = await gateway({ stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID' } });
+        const client = new HttpClient(gw.url);
+        expect(sticky(await client.get('/'))).toEqual([]);
+
+        const login = await client.post('/login?user=dave');
+        const home = instanceOf(login);
+        const sid = client.jar.get('PHPSESSID');
+        expect(login.setCookies.filter((line) => !line.startsWith('STICKY='))).toEqual([
+          `PHPSESSID=${sid}; Max-Age=600; Path=/; HttpOnly`,
+          ...APP_EXTRA_COOKIES,
+        ]);
+        const [cookie] = sticky(login);
+        expect(cookie?.attributes).toMatchObject({
+          'max-age': '600',
+          path: '/',
+          httponly: '',
+          samesite: 'Lax',
+        });
+
+        for (let i = 0; i < 10; i++) {
+          const res = await client.get('/');
+          expect(instanceOf(res)).toBe(home);
+          expect(res.json<WhoAmI>().loggedIn).toBe(true);
+          expect(sticky(res)).toEqual([]); // the app did not touch its cookie
+        }
+
+        const logout = await client.post('/logout');
+        expect(instanceOf(logout)).toBe(home);
+        expect(logout.setCookies).toContain('PHPSESSID=; Max-Age=0; Path=/; HttpOnly');
+        const [deleted] = sticky(logout);
+        expect(deleted).toBeDefined();
+        const gone =
+          deleted!.attributes['max-age'] === '0' ||
+          Date.parse(deleted!.attributes.expires ?? '') <= Date.now();
+        expect(gone).toBe(true);
+        expect(client.jar.get('STICKY')).toBeUndefined();
+      });
+
+      test('a session-only app cookie brings a session-only balancer cookie', async () => {
+        const gw = await gateway({ stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID' } });
+        const client = new HttpClient(gw.url);
+        const login = await client.post('/login?maxAge=session');
+        const [cookie] = sticky(login);
+        expect(cookie).toBeDefined();
+        expect(cookie?.attributes['max-age']).toBeUndefined();
+        expect(cookie?.attributes.expires).toBeUndefined();
+        for (let i = 0; i < 5; i++) expect(instanceOf(await client.get('/'))).toBe(instanceOf(login));
+      });
+    });
+
+    describe('4. app-cookie learn', () => {
+      test('no balancer cookie is set, yet the app cookie leads back to the instance that issued it', async () => {
+        const gw = await gateway({
+          stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID', mode: 'learn' },
+        });
+        const homes = new Set<string>();
+        for (let c = 0; c < 3; c++) {
+          const client = new HttpClient(gw.url);
+          const login = await client.post(`/login?user=u${c}`);
+          expect(sticky(login)).toEqual([]);
+          const home = instanceOf(login);
+          homes.add(home);
+          for (let i = 0; i < 5; i++) {
+            const res = await client.get('/');
+            expect(sticky(res)).toEqual([]);
+            expect(instanceOf(res)).toBe(home);
+            expect(res.json<WhoAmI>()).toMatchObject({ loggedIn: true, user: `u${c}` });
+          }
+        }
+        expect(homes.size).toBe(3);
+        expect(gw.router.stats().requests.learned).toBe(15);
+      });
+    });
+
+    describe('5. source-ip and header stickiness', () => {
+      test('source-ip: a spoofed X-Forwarded-For is ignored unless the proxy is trusted', async () => {
+        const gw = await gateway({ stickiness: { type: 'source-ip' } });
+        const seen = new Set<string>();
+        for (let i = 1; i <= 12; i++) {
+          const res = await send(`${gw.url}/`, { headers: { 'x-forwarded-for': `10.0.0.${i}` } });
+          seen.add(instanceOf(res));
+          expect(res.json<WhoAmI>().headers['x-forwarded-for']).toBe('127.0.0.1');
+        }
+        expect(seen.size).toBe(1);
+      });
+
+      test('source-ip behind a trusted proxy: each forwarded client keeps its instance, clients spread', async () => {
+        const gw = await gateway({ stickiness: { type: 'source-ip' } }, { trustProxy: true });
+        const homes = new Map<string, string>();
+        for (let round = 0; round < 2; round++) {
+          for (let i = 1; i <= 15; i++) {
+            const ip = `10.0.${i}.${i * 7}`;
+            const res = await send(`${gw.url}/`, { headers: { 'x-forwarded-for': ip } });
+            const instance = instanceOf(res);
+            if (round === 0) homes.set(ip, instance);
+            else expect(instance).toBe(homes.get(ip));
+            expect(res.json<WhoAmI>().headers['x-forwarded-for']).toBe(`${ip}, 127.0.0.1`);
+          }
+        }
+        expect(new Set(homes.values()).size).toBeGreaterThan(1);
+      });
+
+      test('header: the same API key reaches the same instance; keys spread; no key is balanced', async () => {
+        const gw = await gateway({ stickiness: { type: 'header', header: 'x-api-key' } });
+        const homes = new Map<string, string>();
+        for (let round = 0; round < 2; round++) {
+          for (let k = 0; k < 15; k++) {
+            const res = await send(`${gw.url}/`, { headers: { 'x-api-key': `key-${k}` } });
+            if (round === 0) homes.set(`key-${k}`, instanceOf(res));
+            else expect(instanceOf(res)).toBe(homes.get(`key-${k}`));
+          }
+        }
+        expect(new Set(homes.values()).size).toBeGreaterThan(1);
+        const keyless = new Set<string>();
+        for (let i = 0; i < 3; i++) keyless.add(instanceOf(await send(`${gw.url}/`)));
+        expect(keyless.size).toBe(3);
+      });
+    });
+
+    describe('6. bad cookies', () => {
+      test('tampered, expired, truncated, oversized or garbage: 200 and a fresh valid cookie', async () => {
+        const clock = new ManualClock();
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' }, clock });
+        const valid = sticky(await send(`${gw.url}/`))[0]!.value;
+        const [token, expires, born, signature] = valid.split('.');
+        const flip = (s: string) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A');
+        const bad: Record<string, string> = {
+          'tampered signature': `${token}.${expires}.${born}.${flip(signature!)}`,
+          'extended expiry': `${token}.${(Number.parseInt(expires!, 36) + 86_400).toString(36)}.${born}.${signature}`,
+          'forged token': `${flip(token!)}.${expires}.${born}.${signature}`,
+          truncated: valid.slice(0, Math.floor(valid.length / 2)),
+          oversized: 'A'.repeat(8 * 1024),
+          garbage: '%00%ff"\\;==;;',
+          latin1: 'ÿþý.é.ü.ñ',
+          empty: '',
+        };
+        const check = async (name: string, value: string) => {
+          const client = new HttpClient(gw.url, {}, clock.now);
+          const res = await client.get('/', { headers: { cookie: `STICKY=${value}; other=1` } });
+          expect({ name, status: res.status }).toEqual({ name, status: 200 });
+          const [fresh] = sticky(res);
+          expect(fresh?.value).toBeTruthy();
+          expect(fresh?.value).not.toBe(value);
+          // The fresh cookie is valid: it holds the client where it landed.
+          for (let i = 0; i < 3; i++) expect(instanceOf(await client.get('/'))).toBe(instanceOf(res));
+        };
+        for (const [name, value] of Object.entries(bad)) await check(name, value);
+        expect(gw.router.stats().requests.forgedCookies).toBeGreaterThanOrEqual(6);
+
+        clock.advance(21 * MINUTE);
+        const before = gw.router.stats().requests.expiredCookies;
+        await check('expired', valid);
+        expect(gw.router.stats().requests.expiredCookies).toBe(before + 1);
+      });
+
+      test('malformed Set-Cookie lines from the app do not break app-cookie following', async () => {
+        const gw = await gateway({ stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID' } });
+        const res = await send(`${gw.url}/bad-cookie`);
+        expect(res.status).toBe(200);
+        expect(res.setCookies.filter((line) => !line.startsWith('STICKY='))).toHaveLength(5);
+        expect((await send(`${gw.url}/`)).status).toBe(200);
+      });
+    });
+
+    describe('7. failover', () => {
+      test('the instance a client is stuck to stops: another serves it, told so, with a new cookie', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const reroutes: unknown[] = [];
+        gw.router.on('reroute', (event) => reroutes.push(event));
+        const client = new HttpClient(gw.url);
+        const first = await client.get('/');
+        const home = instanceOf(first);
+        const oldCookie = client.jar.get('STICKY');
+        await app(home).stop();
+
+        const moved = await client.get('/who?after=stop');
+        expect(moved.status).toBe(200);
+        const next = instanceOf(moved);
+        expect(next).not.toBe(home);
+        expect(lastSeen(next).headers['x-sticky-rerouted']).toBe('1');
+        expect(client.jar.get('STICKY')).toBeDefined();
+        expect(client.jar.get('STICKY')).not.toBe(oldCookie);
+        expect(reroutes).toEqual([expect.objectContaining({ from: home, to: next })]);
+
+        for (let i = 0; i < 5; i++) {
+          const res = await client.get('/who?settled');
+          expect(instanceOf(res)).toBe(next);
+          expect(lastSeen(next).headers['x-sticky-rerouted']).toBeUndefined();
+        }
+      });
+
+      test('strict: a stuck client whose instance stopped gets 503, not another instance', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' }, strict: true });
+        const client = new HttpClient(gw.url);
+        const home = instanceOf(await client.get('/'));
+        await app(home).stop();
+        const res = await client.get('/');
+        expectCleanError(res, 503, gw);
+        expect(res.headers['retry-after']).toBe('5');
+        // Marked down (as a health check would), the answer stays 503 without trying it.
+        gw.router.pool.markDown(home);
+        expectCleanError(await client.get('/'), 503, gw);
+      });
+    });
+
+    describe('8. scale up and drain', () => {
+      test('pool.add moves no stuck client; new clients reach the new backend', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const clients = Array.from({ length: 20 }, () => new HttpClient(gw.url));
+        const homes: string[] = [];
+        for (const client of clients) homes.push(instanceOf(await client.get('/')));
+        const d = await extraApp('d');
+        gw.router.pool.add({ url: d.url, id: 'd' });
+        for (const [i, client] of clients.entries()) expect(instanceOf(await client.get('/'))).toBe(homes[i]);
+        expect(d.requests).toBe(0);
+        const newcomers: string[] = [];
+        for (let i = 0; i < 8; i++) newcomers.push(instanceOf(await send(`${gw.url}/`)));
+        expect(newcomers.filter((x) => x === 'd')).toHaveLength(2);
+      });
+
+      test('pool.drain: stuck clients stay until the timeout, no new client arrives, then they move', async () => {
+        const clock = new ManualClock();
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' }, clock });
+        const clients = Array.from({ length: 9 }, () => new HttpClient(gw.url, {}, clock.now));
+        const homes: string[] = [];
+        for (const client of clients) homes.push(instanceOf(await client.get('/')));
+        const onA = clients.filter((_, i) => homes[i] === 'a');
+        expect(onA).toHaveLength(3);
+
+        gw.router.pool.drain('a', { timeout: '2m' });
+        for (const client of onA) expect(instanceOf(await client.get('/'))).toBe('a');
+        for (let i = 0; i < 9; i++) expect(instanceOf(await send(`${gw.url}/`))).not.toBe('a');
+
+        clock.advance(2 * MINUTE + 1000);
+        expect(gw.router.pool.list().map((b) => b.id)).toEqual(['b', 'c']);
+        for (const client of onA) {
+          const old = client.jar.get('STICKY');
+          const res = await client.get('/');
+          expect(instanceOf(res)).not.toBe('a');
+          expect(client.jar.get('STICKY')).not.toBe(old);
+        }
+      });
+    });
+
+    describe('9. errors', () => {
+      test('no healthy backend: 503 with Retry-After', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        for (const id of ['a', 'b', 'c']) gw.router.pool.markDown(id);
+        const res = await send(`${gw.url}/`);
+        expectCleanError(res, 503, gw);
+        expect(res.headers['retry-after']).toBe('5');
+        expect(res.setCookies).toEqual([]);
+      });
+
+      test('connection refused: a GET is served by another backend, a POST is a 502', async () => {
+        const dead = await deadApp();
+        const gw = await gateway({
+          backends: [
+            { url: dead.url, id: 'dead' },
+            { url: app('a').url, id: 'a' },
+          ],
+          healthCheck: { maxFailures: 0 }, // keep the dead backend in rotation
+        });
+        for (let i = 0; i < 4; i++) {
+          const res = await send(`${gw.url}/`);
+          expect(res.status).toBe(200);
+          expect(instanceOf(res)).toBe('a');
+        }
+        expect(gw.router.stats().requests.retried).toBeGreaterThanOrEqual(2);
+        expect(dead.requests).toBe(0);
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const res = await send(`${gw.url}/echo`, { method: 'POST', body: 'payload' });
+          statuses.push(res.status);
+          if (res.status !== 200) expectCleanError(res, 502, gw);
+        }
+        expect(statuses.sort()).toEqual([200, 200, 502, 502]);
+      });
+
+      test('an upstream slower than the timeout: 504', async () => {
+        const gw = await gateway({ timeout: '300ms' });
+        const started = Date.now();
+        const res = await send(`${gw.url}/slow?ms=5000`);
+        expectCleanError(res, 504, gw);
+        expect(Date.now() - started).toBeLessThan(3000);
+        expect((await send(`${gw.url}/slow?ms=10`)).status).toBe(200);
+      });
+
+      test('an upstream that drops the connection mid-body does not hang or crash the gateway', async () => {
+        const gw = await gateway({});
+        const outcome = await send(`${gw.url}/close-mid-body`, { timeoutMs: 5000 }).then(
+          (res) => res.body.length,
+          (error: Error) => error.message,
+        );
+        expect(outcome).not.toBe(100_000);
+        expect(String(outcome)).not.toMatch(/timed out/);
+        expect((await send(`${gw.url}/`)).status).toBe(200);
+      });
+    });
+
+    describe('10. forwarding', () => {
+      test('X-Forwarded-For, -Proto and -Host reach the upstream; client claims do not', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const res = await send(`${gw.url}/`, {
+          headers: {
+            'x-forwarded-proto': 'https',
+            'x-forwarded-host': 'evil.example',
+            'x-sticky-rerouted': '1',
+          },
+        });
+        const { headers } = res.json<WhoAmI>();
+        expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+        expect(headers['x-forwarded-proto']).toBe('http');
+        expect(headers['x-forwarded-host']).toBe(new URL(gw.url).host);
+        expect(headers['x-sticky-rerouted']).toBeUndefined();
+      });
+
+      test('a 5 MB upload and a streamed response pass intact', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const upload = randomBytes(5 * 1024 * 1024);
+        const echo = await send(`${gw.url}/echo`, { method: 'POST', body: upload, timeoutMs: 20_000 });
+        expect(echo.status).toBe(200);
+        expect(echo.headers['x-echo-length']).toBe(String(upload.length));
+        expect(echo.headers['x-echo-sha256']).toBe(createHash('sha256').update(upload).digest('hex'));
+        expect(echo.body.equals(upload)).toBe(true);
+        expect(sticky(echo)).toHaveLength(1);
+
+        const stream = await send(`${gw.url}/stream`, { timeoutMs: 20_000 });
+        expect(stream.status).toBe(200);
+        expect(stream.body.length).toBe(STREAM_BYTES);
+        expect(createHash('sha256').update(stream.body).digest('hex')).toBe(streamSha256());
+      });
+
+      test('hop-by-hop headers are not forwarded, either way', async () => {
+        const gw = await gateway({});
+        const res = await send(`${gw.url}/`, {
+          headers: {
+            connection: 'keep-alive, x-client-hop',
+            'x-client-hop': 'secret',
+            'keep-alive': 'timeout=99',
+            te: 'trailers',
+            'x-end-to-end': 'kept',
+          },
+        });
+        const { headers } = res.json<WhoAmI>();
+        expect(headers['x-end-to-end']).toBe('kept');
+        expect(headers['x-client-hop']).toBeUndefined();
+        expect(headers['keep-alive']).toBeUndefined();
+        expect(headers.te).toBeUndefined();
+        expect(String(headers.connection ?? '')).not.toContain('x-client-hop');
+
+        const hop = await send(`${gw.url}/hop`);
+        expect(hop.status).toBe(200);
+        expect(hop.headers['x-upstream-hop']).toBeUndefined();
+        expect(hop.headers['keep-alive']).not.toBe('timeout=2');
+        expect(String(hop.headers.connection ?? '')).not.toContain('x-upstream-hop');
+      });
+    });
+
+    describe('11. HTTPS termination', () => {
+      test('cookies issued over HTTPS are Secure; cors adds the SameSite=None; Secure twin', async () => {
+        const pems = await makeSelfSignedCert();
+        const gw = await gateway(
+          { stickiness: { type: 'lb-cookie' }, cookie: { cors: true } },
+          { https: pems },
+        );
+        expect(gw.url.startsWith('https://')).toBe(true);
+        const client = new HttpClient(gw.url, { ca: pems.cert });
+        const first = await client.get('/');
+        expect(first.json<WhoAmI>().headers['x-forwarded-proto']).toBe('https');
+        const [cookie] = sticky(first);
+        expect(cookie?.attributes).toMatchObject({ secure: '', samesite: 'Lax', httponly: '' });
+        const [twin] = cookiesNamed(first, 'STICKYCORS');
+        expect(twin?.attributes).toMatchObject({ secure: '', samesite: 'None' });
+        expect(twin?.value).toBe(cookie?.value);
+        // A cross-site request that only carries the twin is matched by it.
+        const home = instanceOf(first);
+        for (let i = 0; i < 3; i++) {
+          const res = await send(`${gw.url}/`, {
+            ca: pems.cert,
+            headers: { cookie: `STICKYCORS=${twin!.value}` },
+          });
+          expect(instanceOf(res)).toBe(home);
+        }
+      });
+
+      test('plain HTTP gets no Secure flag; an untrusted https upstream is refused (TLS verified)', async () => {
+        const plain = await gateway({ stickiness: { type: 'lb-cookie' } });
+        expect(sticky(await send(`${plain.url}/`))[0]?.attributes.secure).toBeUndefined();
+
+        const pems = await makeSelfSignedCert();
+        const secureApp = await startLegacyApp({ instance: 'tls', https: pems });
+        extraApps.push(secureApp);
+        const gw = await gateway({ backends: [{ url: secureApp.url, id: 'tls' }] });
+        expectCleanError(await send(`${gw.url}/`), 502, gw);
+        expect(secureApp.requests).toBe(0);
+      });
+    });
+
+    describe('12. WebSocket', () => {
+      test('an upgrade with a balancer cookie reaches the instance of the HTTP requests', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const wsUrl = `${gw.url.replace(/^http/, 'ws')}/socket`;
+        const homes = new Set<string>();
+        for (let c = 0; c < 3; c++) {
+          const client = new HttpClient(gw.url);
+          const home = instanceOf(await client.get('/'));
+          homes.add(home);
+          const ws = await openWebSocket(wsUrl, { headers: { cookie: client.jar.header()! } });
+          try {
+            expect(await ws.ask('hello')).toBe(`${home}:hello`);
+            expect(await ws.ask('again')).toBe(`${home}:again`);
+            const upgradeHeaders = JSON.parse((await ws.ask('?headers')).slice(home.length + 1));
+            expect(upgradeHeaders['x-forwarded-for']).toBe('127.0.0.1');
+          } finally {
+            await ws.close();
+          }
+        }
+        expect(homes.size).toBe(3);
+      });
+
+      test('upgrades without a cookie are balanced', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const wsUrl = `${gw.url.replace(/^http/, 'ws')}/socket`;
+        const reached = new Set<string>();
+        for (let i = 0; i < 3; i++) {
+          const ws = await openWebSocket(wsUrl);
+          try {
+            reached.add((await ws.ask(`m${i}`)).split(':')[0]!);
+          } finally {
+            await ws.close();
+          }
+        }
+        expect(reached).toEqual(new Set(['a', 'b', 'c']));
+        // Every upgrade is released once its socket closed.
+        await waitFor(() => gw.router.stats().backends.every((b) => b.active === 0), 2000, 'release');
+      });
+    });
+
+    describe('13. mounting and configuration', () => {
+      test('under a prefix the full URL is forwarded and the rest of the app keeps working', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } }, { prefix: '/api' });
+        const proxied = await send(`${gw.url}/api/orders?id=7`);
+        expect(proxied.status).toBe(200);
+        expect(proxied.json<WhoAmI & { path: string }>().path).toBe('/api/orders?id=7');
+        expect(sticky(proxied)).toHaveLength(1);
+        const own = await send(`${gw.url}/own-route`);
+        expect(own.status).toBe(200);
+        expect(own.headers['x-instance']).toBeUndefined();
+        expect(sticky(own)).toEqual([]);
+        const beside = await send(`${gw.url}/apiary`);
+        expect(beside.headers['x-instance']).toBeUndefined();
+      });
+
+      test('a bad option is a StickyConfigError at start-up', async () => {
+        const error = await harness.start({ backends: ['ftp://127.0.0.1:1'], logger: quiet }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(StickyConfigError);
+        expect((error as StickyConfigError).option).toBe('backends[0].url');
+      });
+    });
+  });
+}

@@ -1,0 +1,94 @@
+// What the conformance suite does not cover for the Koa adapter: its own option (`prefix`) validation, Koa
+// middleware order (a request outside the prefix reaches the next middleware untouched), and that the
+// middleware's promise settles only when the proxied response is over, so middleware above it can time it.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StickyConfigError } from '@stickyroute/core';
+import Koa from 'koa';
+import { sticky } from './index';
+
+function listen(server: http.Server): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+}
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('sticky() for Koa', () => {
+  let backend: http.Server;
+  let backendUrl: string;
+  let gateway: http.Server | undefined;
+
+  beforeAll(async () => {
+    backend = http.createServer((req, res) => res.end(`backend saw ${req.url}`));
+    backendUrl = await listen(backend);
+  });
+
+  afterEach(async () => {
+    const server = gateway;
+    gateway = undefined;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  });
+
+  afterAll(async () => {
+    backend.closeAllConnections();
+    await new Promise((resolve) => backend.close(resolve));
+  });
+
+  test('rejects a prefix that is not a path, naming the option', () => {
+    expect(() => sticky({ backends: [backendUrl], prefix: 'app' })).toThrow(StickyConfigError);
+    expect(() => sticky({ backends: [backendUrl], prefix: 'app' })).toThrow(/`prefix`/);
+  });
+
+  test('passes requests outside the prefix to the next middleware and proxies the full URL under it', async () => {
+    const middleware = sticky({ backends: [backendUrl], prefix: '/app/' });
+    const app = new Koa();
+    app.use(middleware);
+    app.use((ctx) => {
+      ctx.body = `koa answered ${ctx.path}`;
+    });
+    gateway = http.createServer(app.callback());
+    const url = await listen(gateway);
+
+    expect(await get(`${url}/application`)).toEqual({ status: 200, body: 'koa answered /application' });
+    expect(await get(`${url}/app`)).toEqual({ status: 200, body: 'backend saw /app' });
+    expect(await get(`${url}/app/x?y=1`)).toEqual({ status: 200, body: 'backend saw /app/x?y=1' });
+    await middleware.close();
+  });
+
+  test('the middleware settles after the proxied response is over, and releases the backend once', async () => {
+    const middleware = sticky({ backends: [backendUrl] });
+    const app = new Koa();
+    const settled: boolean[] = [];
+    app.use(async (ctx, next) => {
+      await next();
+      settled.push(ctx.res.writableEnded);
+    });
+    app.use(middleware);
+    gateway = http.createServer(app.callback());
+    const url = await listen(gateway);
+
+    for (let i = 0; i < 3; i++) expect((await get(`${url}/r${i}`)).body).toBe(`backend saw /r${i}`);
+    expect(settled).toEqual([true, true, true]);
+    const [stats] = middleware.router.stats().backends;
+    expect(stats).toMatchObject({ total: 3, active: 0 });
+    await middleware.close();
+  });
+});

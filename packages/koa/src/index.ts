@@ -1,0 +1,85 @@
+// @stickyroute/koa: sticky sessions for Koa. `app.use(sticky(options))` asks the core StickyRouter where each
+// request goes and proxies it there with http-proxy-middleware under `ctx.respond = false`. This file only
+// translates Koa's notion of a request (its `ctx.ip` under `app.proxy`, `ctx.secure`) into the core's
+// RouteRequest; every stickiness decision is the core's.
+
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type RouteRequest, StickyConfigError, type StickyOptions, StickyRouter } from '@stickyroute/core';
+import type Koa from 'koa';
+import { StickyProxy } from './sticky-proxy';
+
+export interface KoaStickyOptions extends StickyOptions {
+  /** Proxy only this path and the paths under it (e.g. `/app`); other requests go on to the next middleware. */
+  prefix?: string;
+}
+
+export interface KoaStickyMiddleware extends Koa.Middleware {
+  /** The core router: pool operations, stats, events, `setStickiness`. */
+  readonly router: StickyRouter;
+  /** For `server.on('upgrade', middleware.upgrade)`: WebSocket upgrades routed by the same rules. */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Stops the router's timers and closes idle upstream connections. */
+  close(): Promise<void>;
+}
+
+export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
+  const router = new StickyRouter(options, { extraOptionKeys: ['prefix'] });
+  const prefix = normalizePrefix(options.prefix);
+  const proxy = new StickyProxy(router);
+  // Upgrades bypass Koa; the app met on the first request tells how it resolves client IPs (`app.proxy`).
+  let koa: Koa | undefined;
+
+  const middleware = async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
+    if (!underPrefix(ctx.path, prefix)) return next();
+    koa ??= ctx.app;
+    ctx.respond = false;
+    ctx.req.url = ctx.originalUrl; // the full URL goes upstream, whatever a mount stripped
+    await proxy.web(ctx.req, ctx.res, routeRequest(ctx));
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (!underPrefix((req.url ?? '/').split('?')[0]!, prefix)) return;
+    const request: RouteRequest = koa
+      ? routeRequest(koa.createContext(req, new ServerResponse(req)))
+      : {
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers: req.headers,
+          ip: req.socket.remoteAddress ?? '',
+          remoteAddress: req.socket.remoteAddress,
+          secure: 'encrypted' in req.socket,
+        };
+    proxy.upgrade(req, socket as Socket, head, request);
+  };
+
+  const close = async (): Promise<void> => {
+    await router.close();
+    proxy.close();
+  };
+
+  return Object.assign(middleware, { router, upgrade, close });
+}
+
+function routeRequest(ctx: Koa.Context): RouteRequest {
+  return {
+    method: ctx.method,
+    url: ctx.originalUrl,
+    headers: ctx.headers,
+    ip: ctx.ip,
+    remoteAddress: ctx.req.socket.remoteAddress,
+    secure: ctx.secure,
+  };
+}
+
+function normalizePrefix(prefix: unknown): string {
+  if (prefix === undefined) return '';
+  if (typeof prefix !== 'string' || !prefix.startsWith('/'))
+    throw new StickyConfigError('prefix', `must be a path starting with "/" (got ${JSON.stringify(prefix)})`);
+  return prefix.replace(/\/+$/, '');
+}
+
+function underPrefix(path: string, prefix: string): boolean {
+  return prefix === '' || path === prefix || path.startsWith(`${prefix}/`);
+}

@@ -1,0 +1,209 @@
+// Proxies one request (or WebSocket upgrade) along the core's Route with http-proxy-middleware, hooked where
+// DESIGN.md's "Traps in the proxy engines" say: keep-alive agents; balancer cookies appended to the
+// upstream's Set-Cookie in `on.proxyRes`, before HPM copies headers with `res.setHeader`; our own `on.error`
+// (its third argument is a Socket for WebSockets) mapping failures through `router.failover()`.
+
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import {
+  classifyUpstreamError,
+  type Reply,
+  type Route,
+  type RouteRequest,
+  type StickyRouter,
+} from '@stickyroute/core';
+import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
+
+/** One proxied request or upgrade: its current route (a retry replaces it) and the upstream timer. */
+interface Exchange {
+  route?: Route;
+  timer?: NodeJS.Timeout;
+  /** The upstream answered the WebSocket upgrade: an error now is a dropped connection, not a reply. */
+  upgraded?: boolean;
+  clientAskedClose: boolean;
+  /** The first bytes after a WebSocket upgrade's headers. */
+  head?: Buffer;
+  /** The response is over or the client went away. */
+  closed: boolean;
+}
+
+export class StickyProxy {
+  private readonly exchanges = new WeakMap<IncomingMessage, Exchange>();
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true }),
+    https: new https.Agent({ keepAlive: true }),
+  };
+  private readonly proxies: Record<string, RequestHandler>;
+
+  constructor(private readonly router: StickyRouter) {
+    this.proxies = { 'http:': this.makeProxy(false), 'https:': this.makeProxy(true) };
+  }
+
+  /** Proxies an HTTP request; resolves once the response is over or the client has gone. */
+  web(req: IncomingMessage, res: ServerResponse, request: RouteRequest): Promise<void> {
+    const exchange: Exchange = {
+      clientAskedClose: /\bclose\b/i.test(req.headers.connection ?? ''),
+      closed: false,
+    };
+    const over = new Promise<void>((resolve) => res.once('close', resolve));
+    this.start(req, exchange, request, res, (reply) => send(res, reply));
+    return over;
+  }
+
+  /** Proxies a WebSocket upgrade (cookies are not issued on a 101). */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, request: RouteRequest): void {
+    socket.on('error', () => socket.destroy());
+    this.start(req, { clientAskedClose: false, head, closed: false }, request, socket, (reply) =>
+      socket.end(rawReply(reply)),
+    );
+  }
+
+  /** Closes idle upstream connections (the router is closed by its owner). */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private start(
+    req: IncomingMessage,
+    exchange: Exchange,
+    request: RouteRequest,
+    client: ServerResponse | Socket,
+    answer: (reply: Reply) => void,
+  ): void {
+    client.once('close', () => {
+      exchange.closed = true;
+      clearTimeout(exchange.timer);
+      if (exchange.route) this.router.release(exchange.route);
+    });
+    this.router
+      .route(request)
+      .then((route) => {
+        exchange.route = route;
+        if (exchange.closed) return this.router.release(route);
+        if (route.backend === null) return answer(this.router.reply(503));
+        this.exchanges.set(req, exchange);
+        this.forward(req, client, exchange);
+      })
+      .catch(() => answer(this.router.reply(502)));
+  }
+
+  private forward(req: IncomingMessage, client: ServerResponse | Socket, exchange: Exchange): void {
+    const route = exchange.route!;
+    const proxy = this.proxies[route.backend!.url.protocol]!;
+    if (client instanceof http.ServerResponse) {
+      prepareUpstreamHeaders(req.headers, route.upstreamHeaders, false);
+      void proxy(req, client, () => send(client, this.router.reply(502)));
+    } else {
+      prepareUpstreamHeaders(req.headers, route.upstreamHeaders, true);
+      proxy.upgrade(req, client, exchange.head!);
+    }
+  }
+
+  private async failed(req: IncomingMessage, res: ServerResponse, error: Error): Promise<void> {
+    const exchange = this.exchanges.get(req);
+    if (!exchange?.route) return void res.destroy();
+    clearTimeout(exchange.timer);
+    const responseStarted = res.headersSent;
+    const next = await this.router.failover(exchange.route, {
+      error,
+      bodySent: hasBody(req),
+      responseStarted,
+    });
+    if (responseStarted || exchange.closed) {
+      if (next.retry) this.router.release(next.retry);
+      return void res.destroy();
+    }
+    if (next.retry) {
+      exchange.route = next.retry;
+      this.forward(req, res, exchange);
+    } else send(res, next.reply);
+  }
+
+  // No response headers within the timeout: the request is destroyed with a timeout error, which the
+  // error handler turns into a 504 (http-proxy's own proxyTimeout would look like a reset: a retry).
+  private startTimer(exchange: Exchange, proxyReq: ClientRequest): void {
+    clearTimeout(exchange.timer);
+    const timeout = Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });
+    exchange.timer = setTimeout(() => proxyReq.destroy(timeout), this.router.timeoutMs);
+  }
+
+  private makeProxy(tls: boolean): RequestHandler {
+    return createProxyMiddleware<IncomingMessage, ServerResponse>({
+      router: (req) => this.exchanges.get(req)?.route?.backend?.origin,
+      // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
+      changeOrigin: tls,
+      secure: true,
+      xfwd: false, // the core's upstreamHeaders carry X-Forwarded-*, from Koa's notion of the client
+      agent: tls ? this.agents.https : this.agents.http,
+      on: {
+        proxyReq: (proxyReq, req) => {
+          const exchange = this.exchanges.get(req);
+          if (exchange) this.startTimer(exchange, proxyReq);
+        },
+        proxyReqWs: (proxyReq, req) => {
+          const exchange = this.exchanges.get(req);
+          if (!exchange) return;
+          this.startTimer(exchange, proxyReq);
+          const answered = () => clearTimeout(exchange.timer);
+          proxyReq.once('response', answered).once('upgrade', () => {
+            answered();
+            exchange.upgraded = true;
+          });
+        },
+        proxyRes: (proxyRes, req, res) => {
+          const exchange = this.exchanges.get(req);
+          if (!exchange?.route) return;
+          clearTimeout(exchange.timer);
+          this.router.succeeded(exchange.route);
+          const appCookies = proxyRes.headers['set-cookie'];
+          const cookies = this.router.responseCookies(exchange.route, appCookies);
+          // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
+          if (cookies.length > 0) proxyRes.headers['set-cookie'] = [...(appCookies ?? []), ...cookies];
+          stripHopByHop(proxyRes.headers);
+          if (exchange.clientAskedClose) proxyRes.headers.connection = 'close';
+          // An upstream that dies mid-body must not leave the client waiting for the rest.
+          proxyRes.once('close', () => proxyRes.complete || res.destroy());
+        },
+        error: (error, req, target) => {
+          if (target instanceof http.ServerResponse)
+            return void this.failed(req, target, error).catch(() => target.destroy());
+          // A WebSocket: http-proxy ends the socket right after this handler, so the answer is written
+          // now and there is no retry on another backend (the client reconnects).
+          const exchange = this.exchanges.get(req);
+          if (exchange?.route && !exchange.upgraded) {
+            clearTimeout(exchange.timer);
+            const reply = this.router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
+            if (target.writable) target.write(rawReply(reply));
+            void this.router.failover(exchange.route, { error, responseStarted: true });
+          }
+          target.destroy();
+        },
+      },
+    });
+  }
+}
+
+/** A body was (or is being) streamed upstream, so the request cannot be replayed elsewhere. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(reply.status, reply.headers).end(reply.body);
+}
+
+/** An HTTP answer written on a raw socket (a refused or failed WebSocket upgrade). */
+function rawReply(reply: Reply): string {
+  const headers = {
+    ...reply.headers,
+    'content-length': String(Buffer.byteLength(reply.body)),
+    connection: 'close',
+  };
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${reply.status} ${http.STATUS_CODES[reply.status]}\r\n${lines.join('')}\r\n${reply.body}`;
+}

@@ -1,0 +1,6 @@
+// The sticky-session contract, held by @stickyroute/koa.
+
+import { runStickyContract } from './contract';
+import { koaHarness } from './harness-koa';
+
+runStickyContract(koaHarness);

@@ -49,11 +49,12 @@ export class KeyedPolicy implements StickinessPolicy {
 
   async placed(state: RouteState, backend: Backend): Promise<Backend | undefined> {
     if (state.key === undefined) return undefined;
-    // Two gateways racing for a new key agree on whichever placement reached the store first.
+    // Two gateways racing for a new key agree on whichever placement reached the store first; a backend
+    // that just failed this request (a retry) is not a winner: the client moves, as with a new cookie.
     const winner = await this.ctx.store.setIfAbsent(state.key, backend.id, this.stickiness.durationMs);
     if (winner === undefined || winner === backend.id) return undefined;
     const other = this.ctx.backendById(winner);
-    if (other?.servesStuck) return other;
+    if (other?.servesStuck && !state.failed?.has(winner)) return other;
     this.ctx.store.set(state.key, backend.id, this.stickiness.durationMs);
     return undefined;
   }

@@ -300,8 +300,9 @@ export class StickyRouter extends EventEmitter {
         : this.balancer.pick(state.ip, failed);
     if (next === null) return { reply };
     if (this.policy?.placed) await this.policy.placed(state, next);
-    const wasStuck = route.reason !== 'new';
-    const reason: RouteReason = wasStuck ? 'rerouted' : 'new';
+    // A client placed by this very request (new, or hashed for the first time) had no session to lose.
+    const wasStuck = route.reason !== 'new' && route.reason !== 'hashed';
+    const reason: RouteReason = wasStuck ? 'rerouted' : route.reason;
     this.counters.retried++;
     this.counters[reason]++;
     this.admit(next, reason);

@@ -52,7 +52,17 @@ export function runStickyContract(harness: GatewayHarness): void {
       apps = await startLegacyApps(3);
     });
     afterEach(async () => {
-      await Promise.all(gateways.splice(0).map((g) => g.close()));
+      const open = gateways.splice(0);
+      try {
+        // Every route is released exactly once, whatever happened to its request (errors, retries, sockets).
+        for (const g of open) {
+          const inFlight = () => g.router.stats().backends.reduce((sum, b) => sum + b.active, 0);
+          await waitFor(() => inFlight() === 0, 2000, `${harness.name}: every route released`);
+          expect(g.router.stats().backends.every((b) => b.active === 0)).toBe(true);
+        }
+      } finally {
+        await Promise.all(open.map((g) => g.close()));
+      }
       await Promise.all(extraApps.splice(0).map((a) => a.close()));
       await Promise.all(apps.map((a) => a.restart()));
     });

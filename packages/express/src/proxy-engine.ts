@@ -1,0 +1,156 @@
+// The proxying half of the Express adapter: http-proxy-middleware (v3) instances with keep-alive agents,
+// wired to the core at the three points the adapter protocol names — upstream response (append the balancer
+// cookies), upstream failure (the core's failover: retry elsewhere, 502, 504) and the upstream timeout.
+
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { classifyUpstreamError, type Reply, type Route, type StickyRouter } from '@stickyroute/core';
+import type { Request } from 'express';
+import { createProxyMiddleware, fixRequestBody } from 'http-proxy-middleware';
+import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
+
+/** One proxied request or upgrade: its current route (a retry replaces it) and the upstream timer. */
+export interface Exchange {
+  route: Route;
+  timer?: NodeJS.Timeout;
+  /** The client went away (or the upgrade socket closed): nothing more is written. */
+  closed?: boolean;
+  upgraded?: boolean;
+  clientAskedClose?: boolean;
+}
+
+export interface ProxyEngine {
+  web(req: IncomingMessage, res: ServerResponse, exchange: Exchange): void;
+  ws(req: IncomingMessage, socket: Socket, head: Buffer, exchange: Exchange): void;
+  close(): void;
+}
+
+export function createProxyEngine(router: StickyRouter): ProxyEngine {
+  const exchanges = new WeakMap<IncomingMessage, Exchange>();
+  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+  // No response headers within the timeout: the request is destroyed with a timeout error, which the error
+  // handler turns into a 504 (http-proxy's own proxyTimeout aborts, which reads as a reset: a retry).
+  const startTimer = (exchange: Exchange, proxyReq: ClientRequest) => {
+    clearTimeout(exchange.timer);
+    const timeout = Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });
+    exchange.timer = setTimeout(() => proxyReq.destroy(timeout), router.timeoutMs);
+  };
+
+  const failed = async (exchange: Exchange, error: Error, req: IncomingMessage, res: ServerResponse) => {
+    clearTimeout(exchange.timer);
+    const responseStarted = res.headersSent;
+    const next = await router.failover(exchange.route, { error, bodySent: hasBody(req), responseStarted });
+    if (responseStarted || exchange.closed) {
+      if (next.retry) router.release(next.retry);
+      return void res.destroy();
+    }
+    if (next.retry) {
+      exchange.route = next.retry;
+      web(req, res, exchange);
+    } else send(res, next.reply);
+  };
+
+  const makeProxy = (tls: boolean) =>
+    createProxyMiddleware<IncomingMessage, ServerResponse>({
+      router: (req) => exchanges.get(req)?.route.backend?.origin,
+      // The full original URL goes upstream, also under `app.use('/api', …)`.
+      pathRewrite: (path, req) => (req as Partial<Request>).originalUrl ?? path,
+      // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
+      changeOrigin: tls,
+      secure: true,
+      xfwd: false,
+      agent: tls ? agents.https : agents.http,
+      on: {
+        proxyReq: (proxyReq, req) => {
+          const exchange = exchanges.get(req);
+          if (exchange) startTimer(exchange, proxyReq);
+          fixRequestBody(proxyReq, req); // a body parser ran before us: send what it parsed
+        },
+        proxyReqWs: (proxyReq, req) => {
+          const exchange = exchanges.get(req);
+          if (!exchange) return;
+          startTimer(exchange, proxyReq);
+          const answered = () => clearTimeout(exchange.timer);
+          proxyReq.once('response', answered).once('upgrade', () => {
+            answered();
+            exchange.upgraded = true;
+          });
+        },
+        proxyRes: (proxyRes, req, res) => {
+          const exchange = exchanges.get(req);
+          if (!exchange) return;
+          clearTimeout(exchange.timer);
+          router.succeeded(exchange.route);
+          const appCookies = proxyRes.headers['set-cookie'];
+          const cookies = router.responseCookies(exchange.route, appCookies);
+          // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
+          if (cookies.length > 0) proxyRes.headers['set-cookie'] = [...(appCookies ?? []), ...cookies];
+          stripHopByHop(proxyRes.headers);
+          if (exchange.clientAskedClose) proxyRes.headers.connection = 'close';
+          // An upstream that dies mid-body must not leave the client waiting for the rest.
+          proxyRes.once('close', () => proxyRes.complete || res.destroy());
+        },
+        error: (error, req, target) => {
+          const exchange = req && exchanges.get(req);
+          if (!exchange) return void target?.destroy();
+          if (target instanceof http.ServerResponse) return void failed(exchange, error, req, target);
+          // A WebSocket: http-proxy ends the socket right after this handler returns, so the answer is
+          // written now and the upgrade is not retried elsewhere (the client reconnects).
+          if (!exchange.upgraded) {
+            clearTimeout(exchange.timer);
+            const reply = router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
+            if (target.writable) target.write(rawReply(reply));
+            void router.failover(exchange.route, { error, responseStarted: true });
+          }
+          target.destroy();
+        },
+      },
+    });
+  const proxies: Record<string, ReturnType<typeof makeProxy>> = {
+    'http:': makeProxy(false),
+    'https:': makeProxy(true),
+  };
+
+  const web = (req: IncomingMessage, res: ServerResponse, exchange: Exchange) => {
+    exchanges.set(req, exchange);
+    prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders, false);
+    void proxies[exchange.route.backend!.url.protocol]!(req, res, () => send(res, router.reply(502)));
+  };
+
+  return {
+    web,
+    ws(req, socket, head, exchange) {
+      exchanges.set(req, exchange);
+      prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders, true);
+      proxies[exchange.route.backend!.url.protocol]!.upgrade(req, socket, head);
+    },
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
+
+/** A body was (or is being) streamed upstream, so the request cannot be replayed elsewhere. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export function send(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(reply.status, reply.headers).end(reply.body);
+}
+
+/** An HTTP answer written on a raw socket (a refused or failed WebSocket upgrade). */
+export function rawReply(reply: Reply): string {
+  const headers = {
+    ...reply.headers,
+    'content-length': String(Buffer.byteLength(reply.body)),
+    connection: 'close',
+  };
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${reply.status} ${http.STATUS_CODES[reply.status]}\r\n${lines.join('')}\r\n${reply.body}`;
+}

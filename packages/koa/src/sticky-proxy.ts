@@ -20,7 +20,7 @@ import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
 interface Exchange {
   route?: Route;
   timer?: NodeJS.Timeout;
-  /** The upstream answered the WebSocket upgrade: an error now is a dropped connection, not a reply. */
+  /** The upstream answered the WebSocket upgrade (101 or not): the client socket is no longer ours to answer on. */
   upgraded?: boolean;
   clientAskedClose: boolean;
   /** The first bytes after a WebSocket upgrade's headers. */
@@ -147,11 +147,13 @@ export class StickyProxy {
           const exchange = this.exchanges.get(req);
           if (!exchange) return;
           this.startTimer(exchange, proxyReq);
-          const answered = () => clearTimeout(exchange.timer);
-          proxyReq.once('response', answered).once('upgrade', () => {
-            answered();
+          // Whether it upgrades or answers plainly (piped to the socket), an error after that is a dropped
+          // connection, not a reply to write.
+          const answered = () => {
+            clearTimeout(exchange.timer);
             exchange.upgraded = true;
-          });
+          };
+          proxyReq.once('response', answered).once('upgrade', answered);
         },
         proxyRes: (proxyRes, req, res) => {
           const exchange = this.exchanges.get(req);

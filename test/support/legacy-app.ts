@@ -48,6 +48,8 @@ export interface LegacyApp {
   readonly seen: readonly SeenRequest[];
   /** Sessions currently held in memory. */
   readonly sessions: number;
+  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
+  readonly connections: number;
   /** Stops listening and drops every open connection: new connections are refused. */
   stop(): Promise<void>;
   /** Listens again on the same port (sessions survive, as with a process that was only unplugged). */
@@ -89,6 +91,7 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
   const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
   let requests = 0;
+  let connections = 0;
 
   const record = (req: IncomingMessage) => {
     requests++;
@@ -213,6 +216,7 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
   const server = options.https ? https.createServer(options.https, handle) : http.createServer(handle);
   server.keepAliveTimeout = 5000;
   server.on('connection', (socket: Socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -267,6 +271,9 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
       },
       get sessions() {
         return sessions.size;
+      },
+      get connections() {
+        return connections;
       },
       seen,
       stop,

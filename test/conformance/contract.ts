@@ -523,7 +523,7 @@ export function runStickyContract(harness: GatewayHarness): void {
     });
 
     describe('11. HTTPS termination', () => {
-      test('cookies issued over HTTPS are Secure; cors adds the SameSite=None; Secure twin', async () => {
+      test('cookies issued over HTTPS are Secure; cors adds the SameSite=None; Secure twin; wss follows them', async () => {
         const pems = await makeSelfSignedCert();
         const gw = await gateway(
           { stickiness: { type: 'lb-cookie' }, cookie: { cors: true } },
@@ -546,6 +546,16 @@ export function runStickyContract(harness: GatewayHarness): void {
             headers: { cookie: `STICKYCORS=${twin!.value}` },
           });
           expect(instanceOf(res)).toBe(home);
+        }
+        // wss: the upgrade follows the same cookie.
+        const ws = await openWebSocket(`${gw.url.replace(/^https/, 'wss')}/socket`, {
+          ca: pems.cert,
+          headers: { cookie: client.jar.header()! },
+        });
+        try {
+          expect(await ws.ask('tls')).toBe(`${home}:tls`);
+        } finally {
+          await ws.close();
         }
       });
 

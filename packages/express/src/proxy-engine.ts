@@ -16,7 +16,8 @@ export interface Exchange {
   timer?: NodeJS.Timeout;
   /** The client went away (or the upgrade socket closed): nothing more is written. */
   closed?: boolean;
-  upgraded?: boolean;
+  /** The upstream answered the upgrade (101 or not): the client socket carries its answer from then on. */
+  answered?: boolean;
   clientAskedClose?: boolean;
 }
 
@@ -72,11 +73,11 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
           const exchange = exchanges.get(req);
           if (!exchange) return;
           startTimer(exchange, proxyReq);
-          const answered = () => clearTimeout(exchange.timer);
-          proxyReq.once('response', answered).once('upgrade', () => {
-            answered();
-            exchange.upgraded = true;
-          });
+          const answered = () => {
+            clearTimeout(exchange.timer);
+            exchange.answered = true;
+          };
+          proxyReq.once('response', answered).once('upgrade', answered);
         },
         proxyRes: (proxyRes, req, res) => {
           const exchange = exchanges.get(req);
@@ -98,7 +99,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
           if (target instanceof http.ServerResponse) return void failed(exchange, error, req, target);
           // A WebSocket: http-proxy ends the socket right after this handler returns, so the answer is
           // written now and the upgrade is not retried elsewhere (the client reconnects).
-          if (!exchange.upgraded) {
+          if (!exchange.answered) {
             clearTimeout(exchange.timer);
             const reply = router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
             if (target.writable) target.write(rawReply(reply));

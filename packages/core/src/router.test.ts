@@ -1,0 +1,579 @@
+// The router as adapters drive it: stickiness off and switched at run time, failover of stuck clients
+// (down, removed, refused), strict mode, draining, retries and passive health, X-Forwarded-*, stats,
+// events and the ready-made error replies. Time is a fake clock; nothing sleeps.
+
+import { StickyConfigError } from './config/errors';
+import type { StickyOptions } from './config/options';
+import { createStickyRouter, type RerouteEvent, type StickyRouter } from './router';
+import { FakeClock } from './testing/fake-clock';
+import { cookieAttributes, cookiePair, request, withCookie } from './testing/requests';
+import type { Route, RouteRequest, StickyStore } from './types';
+
+const SECRET = 'router-test-secret-0123456789';
+const BACKENDS = [
+  { url: 'http://10.0.0.1:8080', id: 'a' },
+  { url: 'http://10.0.0.2:8080', id: 'b' },
+  { url: 'http://10.0.0.3:8080', id: 'c' },
+];
+const REFUSED = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:8080'), { code: 'ECONNREFUSED' });
+const TIMED_OUT = Object.assign(new Error('headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+
+function setup(extra: Partial<StickyOptions> = {}) {
+  const clock = new FakeClock();
+  const router = createStickyRouter({
+    backends: BACKENDS,
+    stickiness: { type: 'lb-cookie' },
+    secret: SECRET,
+    clock,
+    ...extra,
+  });
+  const events: [string, unknown][] = [];
+  for (const name of ['add', 'remove', 'drain', 'down', 'up', 'state', 'reroute', 'retry', 'stickiness']) {
+    router.on(name, (payload) => events.push([name, payload]));
+  }
+  return {
+    clock,
+    router,
+    events,
+    of: (name: string) => events.filter(([n]) => n === name).map(([, p]) => p),
+  };
+}
+
+/** A stuck client: its first visit's cookie, and the backend it is stuck to. */
+async function stuckClient(router: StickyRouter, req: RouteRequest = request()) {
+  const route = await router.route(req);
+  const cookie = cookiePair(router.responseCookies(route));
+  router.release(route);
+  return { cookie, backend: route.backend! };
+}
+
+describe('stickiness: false', () => {
+  it('balances every request, sets no cookie, keeps nothing', async () => {
+    const { router } = setup({ stickiness: false });
+    const ids = [];
+    for (let i = 0; i < 6; i++) {
+      const route = await router.route(withCookie('STICKY=whatever'));
+      expect(route.reason).toBe('new');
+      expect(router.responseCookies(route, 'JSESSIONID=x; Max-Age=60')).toEqual([]);
+      ids.push(route.backend!.id);
+      router.release(route);
+    }
+    expect(ids).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    expect(router.stats().storeEntries).toBe(0);
+    expect(router.stats().requests.forgedCookies).toBe(0);
+  });
+});
+
+describe('setStickiness', () => {
+  it('switches from the next request, and rejects invalid settings keeping the current one', async () => {
+    const { router, of } = setup({ stickiness: false });
+    expect(() => router.setStickiness({ type: 'lb-cookie', duration: '2d' })).toThrow(StickyConfigError);
+    expect(() => router.setStickiness({ type: 'nope' } as never)).toThrow(/stickiness\.type/);
+    expect(router.getStickiness()).toEqual({ type: 'off' });
+    expect(of('stickiness')).toEqual([]);
+
+    router.setStickiness({ type: 'lb-cookie', duration: '5m' });
+    expect(of('stickiness')).toEqual([{ type: 'lb-cookie', durationMs: 300_000, maxLifetimeMs: null }]);
+    const route = await router.route(request());
+    expect(cookieAttributes(router.responseCookies(route)[0]!)['max-age']).toBe('300');
+    expect(router.stats().stickiness).toMatchObject({ type: 'lb-cookie' });
+
+    router.setStickiness({ type: 'source-ip' });
+    expect((await router.route(request({ ip: '198.51.100.1' }))).reason).toBe('hashed');
+  });
+
+  it('off then on again with the same secret: existing cookies are still valid', async () => {
+    const { router } = setup();
+    const client = await stuckClient(router);
+    router.setStickiness(false);
+    const off = await router.route(withCookie(client.cookie));
+    expect(off.reason).toBe('new');
+    expect(router.responseCookies(off)).toEqual([]);
+    router.setStickiness({ type: 'lb-cookie' });
+    await router.route(request()); // the round robin moves on
+    const back = await router.route(withCookie(client.cookie));
+    expect(back).toMatchObject({ reason: 'sticky', backend: client.backend });
+    // A router made without a secret keeps its random one across the switch as well.
+    const bare = createStickyRouter({
+      backends: BACKENDS,
+      stickiness: { type: 'lb-cookie' },
+      logger: { warn() {} },
+    });
+    const bareClient = await stuckClient(bare);
+    bare.setStickiness(false);
+    bare.setStickiness({ type: 'lb-cookie' });
+    expect((await bare.route(withCookie(bareClient.cookie))).reason).toBe('sticky');
+  });
+});
+
+describe('failover of stuck clients', () => {
+  it('a client whose backend is down moves: rerouted, new cookie, x-sticky-rerouted, reroute event', async () => {
+    const { router, of } = setup();
+    const client = await stuckClient(router);
+    router.pool.markDown(client.backend.id);
+    const route = await router.route(withCookie(client.cookie));
+    expect(route.reason).toBe('rerouted');
+    expect(route.backend).not.toBeNull();
+    expect(route.backend!.id).not.toBe(client.backend.id);
+    expect(route.upstreamHeaders['x-sticky-rerouted']).toBe('1');
+    expect(of('reroute')).toEqual([
+      { from: client.backend.id, to: route.backend!.id, why: 'down' } satisfies RerouteEvent,
+    ]);
+    const cookie = cookiePair(router.responseCookies(route));
+    expect(cookie).not.toBe(client.cookie);
+    router.release(route);
+    // The new cookie sticks to the new backend, with no reroute header.
+    const next = await router.route(withCookie(cookie));
+    expect(next).toMatchObject({ reason: 'sticky', backend: route.backend });
+    expect(next.upstreamHeaders['x-sticky-rerouted']).toBeUndefined();
+    expect(router.stats().requests.rerouted).toBe(1);
+    expect(router.stats().backends.find((b) => b.id === route.backend!.id)!.rerouted).toBe(1);
+  });
+
+  it('a client whose backend was removed moves too (why: gone)', async () => {
+    const { router, of } = setup();
+    const client = await stuckClient(router);
+    expect(router.pool.remove(client.backend.id)).toBe(true);
+    const route = await router.route(withCookie(client.cookie));
+    expect(route.reason).toBe('rerouted');
+    expect(route.backend!.id).not.toBe(client.backend.id);
+    expect(of('reroute')).toEqual([{ from: null, to: route.backend!.id, why: 'gone' }]);
+  });
+
+  it('strict: true answers no backend (503 with Retry-After) instead of moving the client', async () => {
+    const { router, of } = setup({ strict: true, retryAfter: 7 });
+    const client = await stuckClient(router);
+    router.pool.markDown(client.backend.id);
+    const route = await router.route(withCookie(client.cookie));
+    expect(route.backend).toBeNull();
+    expect(router.responseCookies(route)).toEqual([]);
+    router.release(route);
+    expect(of('reroute')).toEqual([]);
+    expect(router.stats().requests.noBackend).toBe(1);
+    expect(router.reply(503)).toEqual({
+      status: 503,
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        'retry-after': '7',
+      },
+      body: 'Service Unavailable\n',
+    });
+    // New clients are still balanced; the stuck one gets its backend back when it returns.
+    expect((await router.route(request())).backend).not.toBeNull();
+    router.pool.markUp(client.backend.id);
+    expect(await router.route(withCookie(client.cookie))).toMatchObject({
+      reason: 'sticky',
+      backend: client.backend,
+    });
+  });
+});
+
+describe('drain', () => {
+  it('a draining backend keeps its stuck clients and takes no new ones; the timeout removes it', async () => {
+    const { clock, router, of } = setup();
+    const clients = [];
+    for (let i = 0; i < 6; i++) clients.push(await stuckClient(router));
+    const draining = clients[0]!.backend.id;
+    expect(router.pool.drain(draining, { timeout: '5m' })).toBe(true);
+    expect(of('drain')).toEqual([{ id: draining, url: 'http://10.0.0.1:8080', timeoutMs: 300_000 }]);
+    expect(router.stats().backends.find((b) => b.id === draining)!.state).toBe('draining');
+    for (let i = 0; i < 30; i++) {
+      const route = await router.route(request({ ip: `198.51.100.${i}` }));
+      expect(route.backend!.id).not.toBe(draining);
+      router.release(route);
+    }
+    for (const client of clients) {
+      const route = await router.route(withCookie(client.cookie));
+      expect(route).toMatchObject({ reason: 'sticky', backend: client.backend });
+      router.release(route);
+    }
+    clock.advance(299_000);
+    expect(router.pool.get(draining)).toBeDefined();
+    clock.advance(1_000);
+    expect(router.pool.get(draining)).toBeUndefined();
+    expect(of('remove')).toEqual([{ id: draining, url: 'http://10.0.0.1:8080' }]);
+    // Only its clients move.
+    for (const client of clients) {
+      const route = await router.route(withCookie(client.cookie));
+      expect(route.reason).toBe(client.backend.id === draining ? 'rerouted' : 'sticky');
+      router.release(route);
+    }
+  });
+
+  it('undrain cancels the removal; drain defaults to 300 s; unknown ids answer false', async () => {
+    const { clock, router } = setup();
+    router.pool.drain('a');
+    router.pool.undrain('a');
+    clock.advance(600_000);
+    expect(router.pool.get('a')!.state).toBe('healthy');
+    router.pool.drain('b');
+    clock.advance(299_999);
+    expect(router.pool.get('b')).toBeDefined();
+    clock.advance(1);
+    expect(router.pool.get('b')).toBeUndefined();
+    expect(router.pool.drain('nope')).toBe(false);
+    expect(router.pool.undrain('a')).toBe(false);
+    expect(router.pool.remove('nope')).toBe(false);
+    expect(router.pool.markDown('nope')).toBe(false);
+    expect(router.pool.markUp('a')).toBe(false);
+  });
+});
+
+describe('failover()', () => {
+  async function routed(router: StickyRouter, req: RouteRequest = request()): Promise<Route> {
+    return router.route(req);
+  }
+
+  it('connection refused on GET: retried once on another backend, then 502', async () => {
+    const { router, of } = setup({ stickiness: false });
+    const route = await routed(router);
+    const first = await router.failover(route, { error: REFUSED });
+    expect(first.reply).toBeUndefined();
+    const retry = first.retry!;
+    expect(retry.backend!.id).not.toBe(route.backend!.id);
+    expect(retry).toMatchObject({ reason: 'new', attempts: 1 });
+    expect(retry.upstreamHeaders['x-sticky-rerouted']).toBeUndefined();
+    expect(of('retry')).toEqual([{ from: route.backend!.id, to: retry.backend!.id, method: 'GET' }]);
+    // The original's slot was given back, the retry holds one.
+    expect(router.stats().backends.map((b) => b.active)).toEqual(
+      BACKENDS.map((b) => (b.id === retry.backend!.id ? 1 : 0)),
+    );
+    const second = await router.failover(retry, { error: REFUSED });
+    expect(second.retry).toBeUndefined();
+    expect(second.reply).toEqual({
+      status: 502,
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+      body: 'Bad Gateway\n',
+    });
+    expect(router.pool.load.active).toBe(0);
+    expect(router.stats().requests).toMatchObject({ retried: 1, failed: 2 });
+  });
+
+  it.each(['HEAD', 'OPTIONS', 'PUT', 'DELETE', 'get'])('retries the idempotent method %s', async (method) => {
+    const { router } = setup({ stickiness: false });
+    const next = await router.failover(await routed(router, request({ method })), { error: REFUSED });
+    expect(next.retry).toBeDefined();
+  });
+
+  it('does not retry a POST or PATCH, a streamed body, or a started response: 502', async () => {
+    const { router } = setup({ stickiness: false });
+    for (const [method, failure] of [
+      ['POST', { error: REFUSED }],
+      ['PATCH', { error: REFUSED }],
+      ['PUT', { error: REFUSED, bodySent: true }],
+      ['GET', { error: REFUSED, responseStarted: true }],
+    ] as const) {
+      const next = await router.failover(await routed(router, request({ method })), failure);
+      expect(next.retry).toBeUndefined();
+      expect(next.reply!.status).toBe(502);
+    }
+  });
+
+  it('answers 504 for a timeout and 502 for anything else, without retrying', async () => {
+    const { router } = setup({ stickiness: false });
+    const timeout = await router.failover(await routed(router), { error: TIMED_OUT });
+    expect(timeout.reply).toMatchObject({ status: 504, body: 'Gateway Timeout\n' });
+    for (const error of [new Error('parse error'), 'a string', null, { code: 42 }]) {
+      const other = await router.failover(await routed(router), { error });
+      expect(other.reply!.status).toBe(502);
+      expect(other.reply!.body).not.toMatch(/error|at /i);
+    }
+  });
+
+  it('a stuck client refused by its backend is retried elsewhere as rerouted, with a new cookie', async () => {
+    const { router, of } = setup();
+    const client = await stuckClient(router);
+    const route = await router.route(withCookie(client.cookie));
+    expect(route.reason).toBe('sticky');
+    const { retry } = await router.failover(route, { error: REFUSED });
+    expect(retry!.reason).toBe('rerouted');
+    expect(retry!.backend!.id).not.toBe(client.backend.id);
+    expect(retry!.upstreamHeaders['x-sticky-rerouted']).toBe('1');
+    expect(of('reroute')).toEqual([{ from: client.backend.id, to: retry!.backend!.id, why: 'failed' }]);
+    const cookie = cookiePair(router.responseCookies(retry!));
+    router.release(retry!);
+    expect(await router.route(withCookie(cookie))).toMatchObject({
+      reason: 'sticky',
+      backend: retry!.backend,
+    });
+  });
+
+  it('a keyed client refused by its backend moves for good: the store follows the retry', async () => {
+    const { router, of } = setup({ stickiness: { type: 'source-ip' } });
+    const req = request({ ip: '198.51.100.77' });
+    const first = await router.route(req);
+    expect(first.reason).toBe('hashed');
+    router.release(first);
+    const stuck = await router.route(req);
+    expect(stuck).toMatchObject({ reason: 'sticky', backend: first.backend });
+    const { retry } = await router.failover(stuck, { error: REFUSED });
+    expect(retry!.reason).toBe('rerouted');
+    expect(retry!.backend).not.toBe(first.backend);
+    expect(of('reroute')).toEqual([{ from: first.backend!.id, to: retry!.backend!.id, why: 'failed' }]);
+    router.release(retry!);
+    // Its old backend is still up (one failure is not enough to mark it down), yet the client stays moved,
+    // as an lb-cookie client does with its new cookie.
+    expect(first.backend!.state).toBe('healthy');
+    expect(await router.route(req)).toMatchObject({ reason: 'sticky', backend: retry!.backend });
+  });
+
+  it('a client placed for the first time (new or hashed) is retried as such, not as rerouted', async () => {
+    for (const stickiness of [false, { type: 'source-ip' }, { type: 'lb-cookie' }] as const) {
+      const { router, of } = setup({ stickiness });
+      const route = await router.route(request({ ip: '198.51.100.78' }));
+      expect(['new', 'hashed']).toContain(route.reason);
+      const { retry } = await router.failover(route, { error: REFUSED });
+      expect(retry!.reason).toBe(route.reason);
+      expect(retry!.upstreamHeaders['x-sticky-rerouted']).toBeUndefined();
+      expect(of('reroute')).toEqual([]);
+      expect(router.stats().requests.rerouted).toBe(0);
+    }
+  });
+
+  it('answers 502 when no other backend is left to retry on', async () => {
+    const { router } = setup({ stickiness: false, backends: [BACKENDS[0]!] });
+    const next = await router.failover(await routed(router), { error: REFUSED });
+    expect(next.reply!.status).toBe(502);
+  });
+
+  it('passive health: maxFailures consecutive failures mark a backend down, the cooldown brings it back', async () => {
+    const { clock, router, of } = setup({
+      stickiness: false,
+      healthCheck: { maxFailures: 3, cooldown: '10s' },
+    });
+    const a = router.pool.get('a')!;
+    const failOn = async (error: unknown) => {
+      const route = await router.route(request());
+      if (route.backend === a) await router.failover(route, { error, responseStarted: true });
+      else router.release(route);
+    };
+    // The rotation goes a, b, c: six requests are two failures on a, one short of maxFailures.
+    for (let i = 0; i < 6; i++) await failOn(REFUSED);
+    expect(a.consecutiveFailures).toBe(2);
+    expect(a.state).toBe('healthy');
+    // A success resets the count.
+    const ok = await router.route(request());
+    expect(ok.backend).toBe(a);
+    router.succeeded(ok);
+    router.release(ok);
+    expect(a.consecutiveFailures).toBe(0);
+    for (let i = 0; i < 9; i++) await failOn(i % 2 ? TIMED_OUT : REFUSED);
+    expect(a.state).toBe('down');
+    expect(of('down')).toEqual([{ id: 'a', url: 'http://10.0.0.1:8080', reason: 'passive' }]);
+    for (let i = 0; i < 10; i++) {
+      const route = await router.route(request());
+      expect(route.backend!.id).not.toBe('a');
+      router.release(route);
+    }
+    clock.advance(9_999);
+    expect(a.state).toBe('down');
+    clock.advance(1);
+    expect(a.state).toBe('healthy');
+    expect(of('up')).toEqual([{ id: 'a', url: 'http://10.0.0.1:8080', reason: 'cooldown' }]);
+  });
+
+  it('passive health ignores errors that are not connection failures, and is off with maxFailures: 0', async () => {
+    const { router } = setup({
+      stickiness: false,
+      backends: [BACKENDS[0]!],
+      healthCheck: { maxFailures: 1 },
+    });
+    await router.failover(await routed(router), { error: new Error('bad response') });
+    expect(router.pool.get('a')!.state).toBe('healthy');
+    const off = setup({
+      stickiness: false,
+      backends: [BACKENDS[0]!],
+      healthCheck: { maxFailures: 0 },
+    }).router;
+    for (let i = 0; i < 10; i++) await off.failover(await routed(off), { error: REFUSED });
+    expect(off.pool.get('a')!.state).toBe('healthy');
+  });
+});
+
+describe('X-Forwarded-*', () => {
+  it('sends the client IP, proto and host; ignores a spoofed X-Forwarded-For', async () => {
+    const { router } = setup({ stickiness: false });
+    const spoofed = await router.route(
+      request({
+        ip: '203.0.113.9',
+        remoteAddress: '203.0.113.9',
+        secure: true,
+        headers: { host: 'shop.example', 'x-forwarded-for': '1.2.3.4' },
+      }),
+    );
+    expect(spoofed.upstreamHeaders).toEqual({
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'shop.example',
+    });
+    const noPeer = await router.route(
+      request({ ip: '203.0.113.9', headers: { 'x-forwarded-for': '1.2.3.4' } }),
+    );
+    expect(noPeer.upstreamHeaders['x-forwarded-for']).toBe('203.0.113.9');
+    expect(noPeer.upstreamHeaders['x-forwarded-proto']).toBe('http');
+    expect(noPeer.upstreamHeaders['x-forwarded-host']).toBeUndefined();
+  });
+
+  it('keeps a trusted chain (the framework resolved the IP from it) and appends the peer', async () => {
+    const { router } = setup({ stickiness: false });
+    const trusted = await router.route(
+      request({
+        ip: '198.51.100.20',
+        remoteAddress: '10.1.1.1',
+        headers: { 'x-forwarded-for': '198.51.100.20, 10.2.2.2' },
+      }),
+    );
+    expect(trusted.upstreamHeaders['x-forwarded-for']).toBe('198.51.100.20, 10.2.2.2, 10.1.1.1');
+    const split = await router.route(
+      request({
+        ip: '198.51.100.20',
+        remoteAddress: '10.1.1.1',
+        headers: { 'x-forwarded-for': ['198.51.100.20', '10.2.2.2'] },
+      }),
+    );
+    expect(split.upstreamHeaders['x-forwarded-for']).toBe('198.51.100.20, 10.2.2.2, 10.1.1.1');
+  });
+});
+
+describe('stats, events and lifecycle', () => {
+  it('counts requests per reason and per backend', async () => {
+    const { router } = setup();
+    const client = await stuckClient(router);
+    const held = await router.route(withCookie(client.cookie));
+    await router.route(withCookie('STICKY=forged'));
+    const stats = router.stats();
+    expect(stats.algorithm).toBe('round-robin');
+    expect(stats.requests).toMatchObject({ total: 3, new: 2, sticky: 1, forgedCookies: 1, noBackend: 0 });
+    const mine = stats.backends.find((b) => b.id === client.backend.id)!;
+    expect(mine).toMatchObject({
+      url: 'http://10.0.0.1:8080',
+      weight: 1,
+      state: 'healthy',
+      active: 1,
+      total: 2,
+      new: 1,
+      sticky: 1,
+      rampFactor: 1,
+    });
+    router.release(held);
+    expect(router.stats().backends.find((b) => b.id === client.backend.id)!.active).toBe(0);
+  });
+
+  it('announces pool changes as events', async () => {
+    const { router, events } = setup();
+    router.pool.add({ url: 'http://10.0.0.4:8080', id: 'd', weight: 2 });
+    router.pool.markDown('d');
+    router.pool.markUp('d');
+    router.pool.drain('d', { timeout: 60 });
+    router.pool.remove('d');
+    expect(
+      events.map(([name, payload]) => [
+        name,
+        (payload as { to?: string }).to ?? (payload as { id: string }).id,
+      ]),
+    ).toEqual([
+      ['add', 'd'],
+      ['state', 'healthy'],
+      ['down', 'd'],
+      ['state', 'down'],
+      ['up', 'd'],
+      ['state', 'healthy'],
+      ['drain', 'd'],
+      ['state', 'draining'],
+      ['remove', 'd'],
+      ['state', 'removed'],
+    ]);
+    expect(() => router.pool.add({ url: 'http://10.0.0.9', id: 'a' })).toThrow(StickyConfigError);
+    expect(() => router.pool.add('ftp://x')).toThrow(/backend\.url/);
+    expect(() => router.pool.drain('a', { timeout: 'later' })).toThrow(/drain\.timeout/);
+  });
+
+  it('answers no backend when all are gone, and never throws on a null route', async () => {
+    const { router } = setup({ stickiness: { type: 'source-ip' } });
+    for (const b of BACKENDS) router.pool.remove(b.id);
+    const route = await router.route(request());
+    expect(route.backend).toBeNull();
+    expect(router.responseCookies(route)).toEqual([]);
+    router.release(route);
+    router.succeeded(route);
+    expect((await router.failover(route, { error: REFUSED })).reply!.status).toBe(502);
+  });
+
+  it('close() stops every timer it started', async () => {
+    const { clock, router } = setup({ stickiness: false, healthCheck: { maxFailures: 1, cooldown: 60 } });
+    router.pool.drain('b', { timeout: 600 });
+    await router.failover(await router.route(request()), { error: REFUSED });
+    expect(clock.pending).toBe(2);
+    await router.close();
+    await router.close();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('slow start: a backend that just joined ramps from 10% to its full share of new clients', async () => {
+    const { clock, router } = setup({ stickiness: false, slowStart: '100s', random: () => 0.5 });
+    clock.advance(200_000);
+    router.pool.add({ url: 'http://10.0.0.4:8080', id: 'd' });
+    expect(router.stats().backends.find((b) => b.id === 'd')!.rampFactor).toBe(0.1);
+    const count = async () => {
+      let n = 0;
+      for (let i = 0; i < 40; i++) {
+        const route = await router.route(request());
+        if (route.backend!.id === 'd') n++;
+        router.release(route);
+      }
+      return n;
+    };
+    // random() = 0.5: a backend under half its ramp is passed over.
+    expect(await count()).toBe(0);
+    clock.advance(60_000);
+    expect(router.stats().backends.find((b) => b.id === 'd')!.rampFactor).toBeCloseTo(0.6);
+    expect(await count()).toBe(10);
+    clock.advance(40_000);
+    expect(router.stats().backends.find((b) => b.id === 'd')!.rampFactor).toBe(1);
+  });
+});
+
+describe('a failing store', () => {
+  const broken: StickyStore = {
+    get: () => Promise.reject(new Error('store down')),
+    setIfAbsent: () => Promise.reject(new Error('store down')),
+    set: () => Promise.reject(new Error('store down')),
+    delete: () => Promise.reject(new Error('store down')),
+  };
+
+  it('falls back to hashing, counts the errors and warns at most every 10 seconds', async () => {
+    const warnings: string[] = [];
+    const { clock, router } = setup({
+      stickiness: { type: 'source-ip' },
+      store: broken,
+      logger: { warn: (m) => warnings.push(m) },
+    });
+    const errors: unknown[] = [];
+    router.on('store-error', (e) => errors.push(e));
+    const first = await router.route(request({ ip: '198.51.100.7' }));
+    expect(first.reason).toBe('hashed');
+    router.release(first);
+    const again = await router.route(request({ ip: '198.51.100.7' }));
+    expect(again).toMatchObject({ reason: 'hashed', backend: first.backend });
+    expect(router.stats().requests.storeErrors).toBe(4);
+    expect(errors).toHaveLength(4);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/store down/);
+    clock.advance(10_000);
+    await router.route(request({ ip: '198.51.100.8' }));
+    expect(warnings).toHaveLength(2);
+    expect(router.stats().storeEntries).toBeUndefined();
+  });
+
+  it('learn mode with a failing store still routes (as new)', async () => {
+    const { router } = setup({
+      stickiness: { type: 'app-cookie', appCookie: 'SID', mode: 'learn' },
+      store: broken,
+      logger: { warn() {} },
+    });
+    const route = await router.route(withCookie('SID=abc'));
+    expect(route.reason).toBe('new');
+    expect(router.responseCookies(route, 'SID=abc; Max-Age=60')).toEqual([]);
+  });
+});

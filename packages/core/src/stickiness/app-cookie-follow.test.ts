@@ -1,0 +1,158 @@
+// app-cookie in follow mode: the balancer cookie lives exactly as long as the application's session
+// cookie — set with the same Max-Age/Expires (or as a session cookie), deleted with it, absent without it,
+// and after a reroute re-issued for the new backend with the old expiry.
+
+import { BalancerCookieCodec } from '../cookie/balancer-cookie-codec';
+import { createStickyRouter, type StickyRouter } from '../router';
+import { FakeClock } from '../testing/fake-clock';
+import { cookieAttributes, cookiePair, request, withCookie } from '../testing/requests';
+
+const SECRET = 'follow-test-secret-0123456789';
+const BACKENDS = [
+  { url: 'http://10.0.0.1:8080', id: 'a' },
+  { url: 'http://10.0.0.2:8080', id: 'b' },
+  { url: 'http://10.0.0.3:8080', id: 'c' },
+];
+
+function setup() {
+  const clock = new FakeClock();
+  const router = createStickyRouter({
+    backends: BACKENDS,
+    stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID' },
+    secret: SECRET,
+    clock,
+  });
+  return { clock, router };
+}
+
+async function visit(router: StickyRouter, cookie: string | undefined, upstream?: string | string[]) {
+  const route = await router.route(cookie === undefined ? request() : withCookie(cookie));
+  const setCookies = router.responseCookies(route, upstream);
+  router.release(route);
+  return { route, setCookies };
+}
+
+function insideValue(setCookie: string) {
+  return new BalancerCookieCodec([SECRET]).decode(cookieAttributes(setCookie).value as string)!;
+}
+
+describe('app-cookie follow', () => {
+  it('sets no balancer cookie when the response does not set the app cookie', async () => {
+    const { router } = setup();
+    expect((await visit(router, undefined)).setCookies).toEqual([]);
+    expect((await visit(router, undefined, 'theme=dark; Max-Age=99')).setCookies).toEqual([]);
+    expect((await visit(router, undefined, ['XJSESSIONID=1', 'JSESSIONIDX=2'])).setCookies).toEqual([]);
+  });
+
+  it('mirrors Max-Age, and the value expires server-side at the same moment', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, [
+      'theme=dark',
+      'JSESSIONID=s1; Max-Age=1800; Path=/; HttpOnly',
+    ]);
+    expect(first.setCookies).toHaveLength(1);
+    const attributes = cookieAttributes(first.setCookies[0]!);
+    expect(attributes).toMatchObject({ name: 'STICKY', 'max-age': '1800', path: '/', httponly: true });
+    expect(attributes.expires).toBeUndefined();
+    expect(insideValue(first.setCookies[0]!).expires).toBe(clock.now() / 1000 + 1800);
+
+    // The client comes back with both cookies: stuck, and nothing to re-issue while the app says nothing.
+    const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+    clock.advance(1_799_000);
+    const again = await visit(router, cookie);
+    expect(again.route.reason).toBe('sticky');
+    expect(again.route.backend).toBe(first.route.backend);
+    expect(again.setCookies).toEqual([]);
+    // Past the app cookie's lifetime the balancer cookie is dead too, even if the client still sends it.
+    clock.advance(1_000);
+    expect((await visit(router, cookie)).route.reason).toBe('new');
+    expect(router.stats().requests.expiredCookies).toBe(1);
+  });
+
+  it('mirrors Expires', async () => {
+    const { clock, router } = setup();
+    const expires = new Date(clock.now() + 7_200_000).toUTCString();
+    const { setCookies } = await visit(router, undefined, `JSESSIONID=s1; Expires=${expires}; Path=/`);
+    const attributes = cookieAttributes(setCookies[0]!);
+    expect(attributes.expires).toBe(expires);
+    expect(attributes['max-age']).toBeUndefined();
+    expect(insideValue(setCookies[0]!).expires).toBe(clock.now() / 1000 + 7200);
+  });
+
+  it('follows a session cookie with a session cookie that expires only with the browser session', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1; Path=/; HttpOnly');
+    const attributes = cookieAttributes(first.setCookies[0]!);
+    expect(attributes['max-age']).toBeUndefined();
+    expect(attributes.expires).toBeUndefined();
+    expect(insideValue(first.setCookies[0]!).expires).toBe(0);
+    clock.advance(3 * 86_400_000);
+    const again = await visit(router, `JSESSIONID=s1; ${cookiePair(first.setCookies)}`);
+    expect(again.route).toMatchObject({ reason: 'sticky', backend: first.route.backend });
+  });
+
+  it('re-issues the balancer cookie when the app refreshes its cookie (sliding app sessions)', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1; Max-Age=600');
+    clock.advance(300_000);
+    const again = await visit(router, cookiePair(first.setCookies), 'JSESSIONID=s1; Max-Age=600');
+    expect(again.route.reason).toBe('sticky');
+    expect(insideValue(again.setCookies[0]!).expires).toBe(clock.now() / 1000 + 600);
+  });
+
+  it('deletes the balancer cookie (and its expiry) when the app deletes its cookie', async () => {
+    const { router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1; Max-Age=1800');
+    for (const deletion of [
+      'JSESSIONID=; Max-Age=0; Path=/',
+      'JSESSIONID=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT',
+    ]) {
+      const logout = await visit(router, `JSESSIONID=s1; ${cookiePair(first.setCookies)}`, deletion);
+      expect(logout.route.reason).toBe('sticky');
+      expect(logout.setCookies).toHaveLength(1);
+      expect(cookieAttributes(logout.setCookies[0]!)).toMatchObject({
+        name: 'STICKY',
+        value: '',
+        'max-age': '0',
+        expires: 'Thu, 01 Jan 1970 00:00:00 GMT',
+        path: '/',
+      });
+    }
+  });
+
+  it('after a reroute, issues a cookie for the new backend that keeps the old expiry', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1; Max-Age=1800');
+    const expires = insideValue(first.setCookies[0]!).expires;
+    clock.advance(600_000);
+    router.pool.markDown(first.route.backend!.id);
+    const moved = await visit(router, `JSESSIONID=s1; ${cookiePair(first.setCookies)}`);
+    expect(moved.route.reason).toBe('rerouted');
+    expect(moved.route.backend).not.toBe(first.route.backend);
+    expect(moved.route.upstreamHeaders['x-sticky-rerouted']).toBe('1');
+    expect(cookieAttributes(moved.setCookies[0]!)['max-age']).toBe('1200');
+    expect(insideValue(moved.setCookies[0]!).expires).toBe(expires);
+    // And it sticks there.
+    const after = await visit(router, cookiePair(moved.setCookies));
+    expect(after.route).toMatchObject({ reason: 'sticky', backend: moved.route.backend });
+  });
+
+  it('after a reroute of a session cookie, issues a session cookie', async () => {
+    const { router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1');
+    router.pool.remove(first.route.backend!.id);
+    const moved = await visit(router, cookiePair(first.setCookies));
+    expect(moved.route.reason).toBe('rerouted');
+    const attributes = cookieAttributes(moved.setCookies[0]!);
+    expect(attributes['max-age']).toBeUndefined();
+    expect(insideValue(moved.setCookies[0]!).expires).toBe(0);
+  });
+
+  it('a forged balancer cookie is ignored: balanced as new, no cookie until the app sets its own', async () => {
+    const { router } = setup();
+    const forged = await visit(router, 'JSESSIONID=s1; STICKY=abc.def.ghi.jkl');
+    expect(forged.route.reason).toBe('new');
+    expect(forged.setCookies).toEqual([]);
+    expect(router.stats().requests.forgedCookies).toBe(1);
+  });
+});

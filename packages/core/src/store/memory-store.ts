@@ -17,6 +17,7 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements StickyStore {
   private readonly entries = new Map<string, Entry>();
   private readonly perValue = new Map<string, number>();
+  private evictionCursor: MapIterator<[string, Entry]> = this.entries.entries();
   private readonly maxEntries: number;
   private readonly clock: Pick<Clock, 'now'>;
 
@@ -75,11 +76,27 @@ export class MemoryStore implements StickyStore {
     const old = this.entries.get(key);
     if (old !== undefined) this.drop(key, old);
     while (this.entries.size >= this.maxEntries) {
-      const [oldestKey, oldest] = this.entries.entries().next().value as [string, Entry];
+      const [oldestKey, oldest] = this.oldest();
       this.drop(oldestKey, oldest);
     }
     this.entries.set(key, { value, expiresAt: this.clock.now() + ttlMs });
     this.perValue.set(value, (this.perValue.get(value) ?? 0) + 1);
+  }
+
+  /**
+   * The least recently used entry. A Map iterates in insertion order, and a touched entry is re-inserted at
+   * the end, so the oldest entry is the first one. `entries().next()` from a fresh iterator would step over
+   * every deleted slot at the front of V8's table on each eviction (quadratic under a flood: 5,000 new
+   * clients/s at 100,000 entries); one iterator kept across evictions steps over each slot once. Everything
+   * it has passed was evicted, so live entries always lie ahead of it.
+   */
+  private oldest(): [string, Entry] {
+    let next = this.evictionCursor.next();
+    if (next.done) {
+      this.evictionCursor = this.entries.entries();
+      next = this.evictionCursor.next();
+    }
+    return next.value as [string, Entry];
   }
 
   private drop(key: string, entry: Entry): void {

@@ -1,6 +1,7 @@
 // What the conformance suite does not cover for the Koa adapter: its own option (`prefix`) validation, Koa
-// middleware order (a request outside the prefix reaches the next middleware untouched), and that the
-// middleware's promise settles only when the proxied response is over, so middleware above it can time it.
+// middleware order (a request outside the prefix reaches the next middleware untouched; a body parser that ran
+// before it does not starve the upstream), and that the middleware's promise settles only when the proxied
+// response is over, so middleware above it can time it.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,19 +17,32 @@ function listen(server: http.Server): Promise<string> {
   );
 }
 
-function get(url: string): Promise<{ status: number; body: string }> {
+function request(url: string, method = 'GET', json?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
+    const headers = json === undefined ? {} : { 'content-type': 'application/json' };
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject).end(json);
   });
+}
+const get = (url: string) => request(url);
+
+/** What koa-bodyparser does: read the stream, keep the text as `rawBody` (or not), parse it into `body`. */
+function jsonBodyParser(keepRaw: boolean): Koa.Middleware {
+  return async (ctx, next) => {
+    let text = '';
+    for await (const chunk of ctx.req) text += chunk;
+    const request = ctx.request as { body?: unknown; rawBody?: string };
+    request.body = text === '' ? {} : JSON.parse(text);
+    if (keepRaw) request.rawBody = text;
+    await next();
+  };
 }
 
 describe('sticky() for Koa', () => {
@@ -37,7 +51,11 @@ describe('sticky() for Koa', () => {
   let gateway: http.Server | undefined;
 
   beforeAll(async () => {
-    backend = http.createServer((req, res) => res.end(`backend saw ${req.url}`));
+    backend = http.createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      res.end(body === '' ? `backend saw ${req.url}` : `backend got ${body}`);
+    });
     backendUrl = await listen(backend);
   });
 
@@ -91,4 +109,22 @@ describe('sticky() for Koa', () => {
     expect(stats).toMatchObject({ total: 3, active: 0 });
     await middleware.close();
   });
+
+  test.each([
+    ['keeps the raw body', true, '{"a": 1}', 'backend got {"a": 1}'],
+    ['keeps only the parsed body', false, '{"a": 1}', 'backend got {"a":1}'],
+  ])(
+    'a body parser before the middleware (%s): the upstream still gets the body',
+    async (_, keepRaw, json, answer) => {
+      const middleware = sticky({ backends: [backendUrl] });
+      const app = new Koa();
+      app.use(jsonBodyParser(keepRaw));
+      app.use(middleware);
+      gateway = http.createServer(app.callback());
+      const url = await listen(gateway);
+
+      expect(await request(`${url}/orders`, 'POST', json)).toEqual({ status: 200, body: answer });
+      await middleware.close();
+    },
+  );
 });

@@ -36,7 +36,7 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     koa ??= ctx.app;
     ctx.respond = false;
     ctx.req.url = ctx.originalUrl; // the full URL goes upstream, whatever a mount stripped
-    await proxy.web(ctx.req, ctx.res, routeRequest(ctx));
+    await proxy.web(ctx.req, ctx.res, routeRequest(ctx), parsedBody(ctx));
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -71,6 +71,18 @@ function routeRequest(ctx: Koa.Context): RouteRequest {
     remoteAddress: ctx.req.socket.remoteAddress,
     secure: ctx.secure,
   };
+}
+
+/**
+ * A body parser mounted before us (koa-bodyparser, @koa/bodyparser, koa-body) has read the request stream:
+ * its `rawBody` is sent as it came, else its parsed `ctx.request.body` is re-encoded by HPM's fixRequestBody.
+ */
+function parsedBody(ctx: Koa.Context): string | Buffer | undefined {
+  if (!ctx.req.readableEnded) return undefined;
+  const { body, rawBody } = ctx.request as { body?: unknown; rawBody?: unknown };
+  if (typeof rawBody === 'string' || Buffer.isBuffer(rawBody)) return rawBody;
+  if (body !== undefined) (ctx.req as { body?: unknown }).body = body;
+  return undefined;
 }
 
 function normalizePrefix(prefix: unknown): string {

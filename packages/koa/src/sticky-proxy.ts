@@ -13,7 +13,7 @@ import {
   type RouteRequest,
   type StickyRouter,
 } from '@stickyroute/core';
-import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { createProxyMiddleware, fixRequestBody, type RequestHandler } from 'http-proxy-middleware';
 import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
 
 /** One proxied request or upgrade: its current route (a retry replaces it) and the upstream timer. */
@@ -23,6 +23,8 @@ interface Exchange {
   /** The upstream answered the WebSocket upgrade (101 or not): the client socket is no longer ours to answer on. */
   upgraded?: boolean;
   clientAskedClose: boolean;
+  /** The exact body a body parser already read from the request stream, sent in its place. */
+  rawBody?: string | Buffer;
   /** The first bytes after a WebSocket upgrade's headers. */
   head?: Buffer;
   /** The response is over or the client went away. */
@@ -41,10 +43,19 @@ export class StickyProxy {
     this.proxies = { 'http:': this.makeProxy(false), 'https:': this.makeProxy(true) };
   }
 
-  /** Proxies an HTTP request; resolves once the response is over or the client has gone. */
-  web(req: IncomingMessage, res: ServerResponse, request: RouteRequest): Promise<void> {
+  /**
+   * Proxies an HTTP request; resolves once the response is over or the client has gone. `rawBody` is the
+   * body when a body parser has already consumed the stream.
+   */
+  web(
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: RouteRequest,
+    rawBody?: string | Buffer,
+  ): Promise<void> {
     const exchange: Exchange = {
       clientAskedClose: /\bclose\b/i.test(req.headers.connection ?? ''),
+      rawBody,
       closed: false,
     };
     const over = new Promise<void>((resolve) => res.once('close', resolve));
@@ -142,6 +153,10 @@ export class StickyProxy {
         proxyReq: (proxyReq, req) => {
           const exchange = this.exchanges.get(req);
           if (exchange) this.startTimer(exchange, proxyReq);
+          // A body parser ran before us: send the bytes it read, else re-encode what it parsed (`req.body`).
+          if (exchange?.rawBody === undefined || !req.readableEnded) return fixRequestBody(proxyReq, req);
+          proxyReq.setHeader('content-length', Buffer.byteLength(exchange.rawBody));
+          proxyReq.write(exchange.rawBody);
         },
         proxyReqWs: (proxyReq, req) => {
           const exchange = this.exchanges.get(req);

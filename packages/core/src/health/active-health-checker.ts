@@ -1,6 +1,6 @@
 // Active health checks, ELB-style: every `interval`, a GET of `path` on each backend with a `timeout`;
 // `unhealthyThreshold` consecutive failures mark it down, `healthyThreshold` consecutive passes bring it
-// back. Runs off the request path on the injected clock; `stop()` ends it.
+// back. Runs off the request path on the injected clock; `stop()` ends it, probes in flight included.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -9,10 +9,10 @@ import type { Backend } from '../pool/backend';
 import type { BackendPool } from '../pool/backend-pool';
 import type { Clock } from '../types';
 
-/** Resolves to the HTTP status of one probe; rejects on connection failure or timeout. */
-export type HealthProbe = (url: URL, timeoutMs: number) => Promise<number>;
+/** Resolves to the HTTP status of one probe; rejects on connection failure, timeout or `signal`'s abort. */
+export type HealthProbe = (url: URL, timeoutMs: number, signal?: AbortSignal) => Promise<number>;
 
-export const httpProbe: HealthProbe = (url, timeoutMs) =>
+export const httpProbe: HealthProbe = (url, timeoutMs, signal) =>
   new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
     const req = client.request(
@@ -20,6 +20,7 @@ export const httpProbe: HealthProbe = (url, timeoutMs) =>
       {
         method: 'GET',
         timeout: timeoutMs,
+        signal,
         headers: { 'user-agent': 'stickyroute-health-check', connection: 'close' },
       },
       (res) => {
@@ -44,6 +45,8 @@ interface Tracker {
 export class ActiveHealthChecker {
   private readonly trackers = new Map<string, Tracker>();
   private running = false;
+  /** Aborts the probes in flight when the checks stop (router.close()), so no socket outlives them. */
+  private inFlight = new AbortController();
 
   constructor(
     private readonly pool: BackendPool,
@@ -54,6 +57,7 @@ export class ActiveHealthChecker {
 
   start(): void {
     this.running = true;
+    this.inFlight = new AbortController();
     this.sync();
   }
 
@@ -77,6 +81,7 @@ export class ActiveHealthChecker {
 
   stop(): void {
     this.running = false;
+    this.inFlight.abort();
     for (const tracker of this.trackers.values()) this.stopTracker(tracker);
     this.trackers.clear();
   }
@@ -94,14 +99,16 @@ export class ActiveHealthChecker {
     let ok: boolean;
     try {
       const url = new URL(this.options.path, backend.url);
-      ok = this.options.isHealthyStatus(await this.probe(url, this.options.timeoutMs));
+      ok = this.options.isHealthyStatus(await this.probe(url, this.options.timeoutMs, this.inFlight.signal));
     } catch {
       ok = false;
     }
     if (tracker.stopped) return;
     if (ok) {
       tracker.failures = 0;
-      tracker.passes++;
+      // Passes count towards recovery only: a backend that passive checks took down while its checks
+      // were passing still needs `healthyThreshold` fresh passes, as an ELB target does.
+      tracker.passes = backend.health === 'down' ? tracker.passes + 1 : 0;
       if (backend.health === 'down' && tracker.passes >= this.options.healthyThreshold)
         this.pool.markUp(backend.id, 'health-check');
     } else {

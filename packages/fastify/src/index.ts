@@ -1,0 +1,222 @@
+// @stickyroute/fastify: sticky sessions as a Fastify plugin. `await app.register(sticky, options)` proxies
+// every route under `prefix` (by default everything the app does not answer itself) to the backend the core
+// chooses, with @fastify/http-proxy over @fastify/reply-from (undici), WebSocket upgrades included, and
+// decorates the instance with the core router as `fastify.sticky`. Every decision is the core's; this file
+// only translates.
+
+import type { ClientRequest } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import httpProxy from '@fastify/http-proxy';
+import type { FastifyReplyFromHooks } from '@fastify/reply-from';
+import {
+  type Reply,
+  type Route,
+  StickyConfigError,
+  type StickyOptions,
+  StickyRouter,
+} from '@stickyroute/core';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawServerBase,
+  RouteGenericInterface,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import { BodyRelay } from './body-relay';
+import { withoutHopByHop } from './hop-by-hop';
+
+export interface FastifyStickyOptions extends StickyOptions {
+  /**
+   * Proxy only this path and the paths under it (`/app`); the backend sees the full URL. Fastify's own
+   * `register(sticky, { prefix })` is this same option, and a prefix of an enclosing plugin applies too.
+   */
+  prefix?: string;
+  /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
+  tls?: ConnectionOptions;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The core router: pool operations, stats, events, `setStickiness`. */
+    sticky: StickyRouter;
+  }
+}
+
+// reply-from hands over requests and replies typed for any server (http, https, http2).
+type AnyRequest = FastifyRequest<RouteGenericInterface, RawServerBase>;
+type AnyReply = FastifyReply<RouteGenericInterface, RawServerBase>;
+
+/** One proxied exchange: the route in use (it changes on failover), the client's body, whether the client left. */
+interface Exchange {
+  route: Route | null;
+  over: boolean;
+  body?: Readable;
+  relay?: BodyRelay;
+}
+
+const GATEWAY_OWNED = {
+  'x-forwarded-for': undefined,
+  'x-forwarded-proto': undefined,
+  'x-forwarded-host': undefined,
+  'x-sticky-rerouted': undefined,
+};
+
+async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOptions): Promise<void> {
+  const { prefix } = options;
+  if (prefix !== undefined && (typeof prefix !== 'string' || !prefix.startsWith('/')))
+    throw new StickyConfigError('prefix', `must be a path starting with "/" (got ${JSON.stringify(prefix)})`);
+  const router = new StickyRouter(options, { extraOptionKeys: ['prefix', 'tls'] });
+  fastify.decorate('sticky', router);
+  fastify.addHook('onClose', () => router.close());
+  const exchanges = new WeakMap<AnyRequest, Exchange>();
+  const routeOf = (request: AnyRequest): Route | null => exchanges.get(request)?.route ?? null;
+  // reply-from and the WebSocket proxy ask for the upstream synchronously: the route was chosen on onRequest.
+  const upstreamOf = (request: AnyRequest): string => routeOf(request)?.backend?.origin ?? '';
+  // Only the core says which X-Forwarded-* are true and whether the request was rerouted. Like a cloud
+  // balancer, the app sees the Host the client asked for; an https backend gets its own, which TLS verifies.
+  const upstreamHeadersOf = (request: AnyRequest): Record<string, string> => {
+    const route = routeOf(request);
+    const host = route?.backend?.url.protocol === 'http:' ? request.headers.host : undefined;
+    return { ...(host === undefined ? {} : { host }), ...route?.upstreamHeaders };
+  };
+  // reply-from verifies nothing by default (`rejectUnauthorized: false`); a balancer must.
+  const tls: ConnectionOptions = {
+    ...options.tls,
+    rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+  };
+
+  async function choose(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const exchange: Exchange = { route: null, over: false };
+    exchanges.set(request, exchange);
+    // 'close' fires once, whether the response finished, the client went away or a WebSocket ended.
+    reply.raw.once('close', () => {
+      exchange.over = true;
+      if (exchange.route !== null) router.release(exchange.route);
+    });
+    const route = await router.route({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      ip: request.ip,
+      remoteAddress: request.socket.remoteAddress,
+      secure: request.protocol === 'https',
+    });
+    exchange.route = route;
+    if (exchange.over) router.release(route);
+    else if (route.backend === null) return answer(reply, router.reply(503));
+  }
+
+  function forward(reply: AnyReply, dest: string, hooks: FastifyReplyFromHooks): AnyReply {
+    const exchange = exchanges.get(reply.request);
+    if (exchange?.body) reply.request.body = exchange.relay = new BodyRelay(exchange.body);
+    return reply.from(dest, {
+      ...hooks,
+      getUpstream: upstreamOf,
+      onError: (failed, { error }) => void failover(failed, dest, hooks, error),
+    });
+  }
+
+  // reply-from retries on the same URL only and turns a refused connection into a 500; moving the request to
+  // another backend (or answering 502/504) is the core's call.
+  async function failover(reply: AnyReply, dest: string, hooks: FastifyReplyFromHooks, error: Error) {
+    const exchange = exchanges.get(reply.request);
+    if (exchange?.route == null) return answer(reply, router.reply(502));
+    try {
+      const next = await router.failover(exchange.route, {
+        error,
+        bodySent: exchange.relay?.started,
+        responseStarted: reply.sent,
+      });
+      if (next.retry === undefined) return void answer(reply, next.reply);
+      exchange.route = next.retry;
+      if (exchange.over) router.release(next.retry);
+      else forward(reply, dest, hooks);
+    } catch {
+      answer(reply, router.reply(502));
+    }
+  }
+
+  const replyOptions: FastifyReplyFromHooks = {
+    getUpstream: upstreamOf,
+    timeout: router.timeoutMs,
+    // No retries of reply-from's own: they reuse the same backend, and it re-sends a GET up to ten times
+    // when the app itself answers 503.
+    retryDelay: () => null,
+    rewriteRequestHeaders: (request, headers) => ({
+      ...withoutHopByHop(headers, 'request'),
+      ...GATEWAY_OWNED, // undici skips undefined headers
+      ...upstreamHeadersOf(request),
+    }),
+    rewriteHeaders: (headers, request) => {
+      const copy = withoutHopByHop(headers, 'response');
+      const route = request === undefined ? null : routeOf(request);
+      if (route === null) return copy;
+      router.succeeded(route);
+      const cookies = router.responseCookies(route, copy['set-cookie']);
+      if (cookies.length > 0) copy['set-cookie'] = [...listOf(copy['set-cookie']), ...cookies];
+      return copy;
+    },
+  };
+
+  await fastify.register(
+    async function stickyProxy(scope) {
+      // Bodies stream through untouched and unbounded by bodyLimit, whatever their content type.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (request, payload, done) => {
+        const exchange = exchanges.get(request);
+        if (exchange) exchange.body = payload;
+        done(null, payload);
+      });
+      scope.addHook('onRequest', choose);
+      await scope.register(httpProxy, {
+        upstream: '', // a non-empty upstream silently wins over getUpstream
+        rewritePrefix: scope.prefix, // the backend sees the full URL, prefixes included
+        proxyPayloads: false,
+        replyOptions,
+        handler: (_request, reply, dest, hooks) => forward(reply, dest, hooks),
+        // `connect` is spread after the `tls` defaults reply-from forces to `rejectUnauthorized: false`.
+        undici: { connect: tls, connectTimeout: router.timeoutMs },
+        destroyAgent: true,
+        disableRequestLogging: true,
+        websocket: true,
+        wsClientOptions: {
+          ...tls,
+          // Upgrades go to the same backend by the same rules; reply-from's header hooks do not run for them.
+          rewriteRequestHeaders: (headers: Record<string, string>, request: AnyRequest) => ({
+            ...headers,
+            ...(request.headers.cookie === undefined ? {} : { cookie: request.headers.cookie }),
+            ...upstreamHeadersOf(request),
+          }),
+          // http-proxy closes the client's WebSocket with the upstream error's message as the reason, which
+          // names the backend's address; ws's own listener would pass it on before any later one could act.
+          finishRequest: (upstream: ClientRequest) => {
+            upstream.prependListener('error', (error) => {
+              error.message = 'Bad Gateway';
+            });
+            upstream.end();
+          },
+        } as object, // http-proxy's types leave out the rewriteRequestHeaders it calls
+      });
+    },
+    { prefix: prefix?.replace(/\/+$/, '') },
+  );
+}
+
+/** Writes one of the core's ready-made answers, dropping any upstream header already copied to the reply. */
+function answer(reply: AnyReply, { status, headers, body }: Reply): AnyReply {
+  if (reply.sent) return reply;
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+  return reply.code(status).headers(headers).send(body);
+}
+
+function listOf(value: string | string[] | number | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [String(value)];
+}
+
+/** `await app.register(sticky, options)`; the router is then `app.sticky`. */
+export const sticky = fp(stickyPlugin, { fastify: '5.x', name: '@stickyroute/fastify' });
+export default sticky;
+export type { StickyOptions, StickyRouter } from '@stickyroute/core';

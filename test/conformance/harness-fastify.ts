@@ -1,0 +1,28 @@
+// The conformance harness for @stickyroute/fastify: a real Fastify gateway on 127.0.0.1 (http or https)
+// with the plugin registered, `trustProxy` as asked, and a route of its own beside the proxy.
+
+import type { AddressInfo } from 'node:net';
+import type { StickyOptions } from '@stickyroute/core';
+import { sticky } from '@stickyroute/fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { GatewayExtras, GatewayHarness, StartedGateway } from './harness';
+
+export const fastifyHarness: GatewayHarness = {
+  name: 'fastify',
+  async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
+    const app: FastifyInstance = (
+      extras.https
+        ? Fastify({ https: extras.https, trustProxy: extras.trustProxy ?? false })
+        : Fastify({ trustProxy: extras.trustProxy ?? false })
+    ) as FastifyInstance;
+    app.get('/own-route', async () => ({ own: true, framework: 'fastify' }));
+    await app.register(sticky, { ...options, prefix: extras.prefix });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    return {
+      url: `${extras.https ? 'https' : 'http'}://127.0.0.1:${port}`,
+      router: app.sticky,
+      close: () => app.close(),
+    };
+  },
+};

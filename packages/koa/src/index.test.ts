@@ -5,7 +5,8 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StickyConfigError } from '@stickyroute/core';
+import type { Duplex } from 'node:stream';
+import { StickyConfigError, type StickyRouter } from '@stickyroute/core';
 import Koa from 'koa';
 import { sticky } from './index';
 
@@ -15,6 +16,22 @@ function listen(server: http.Server): Promise<string> {
       resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
     ),
   );
+}
+
+/** Sends a WebSocket-style upgrade and resolves with the `x-saw` header of the 101. */
+function upgradeThrough(url: string, forwardedFor: string): Promise<string | string[] | undefined> {
+  return new Promise((resolve, reject) => {
+    const headers = { connection: 'upgrade', upgrade: 'websocket', 'x-forwarded-for': forwardedFor };
+    http
+      .request(url, { headers, agent: false })
+      .on('upgrade', (res, socket) => {
+        socket.destroy();
+        resolve(res.headers['x-saw']);
+      })
+      .on('response', (res) => reject(new Error(`upgrade answered ${res.statusCode}`)))
+      .on('error', reject)
+      .end();
+  });
 }
 
 function request(url: string, method = 'GET', json?: string): Promise<{ status: number; body: string }> {
@@ -32,6 +49,15 @@ function request(url: string, method = 'GET', json?: string): Promise<{ status: 
   });
 }
 const get = (url: string) => request(url);
+
+/** Every proxied exchange has been released (the upgrade sockets close asynchronously). */
+async function waitForIdle(router: StickyRouter): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (router.stats().backends.some((b) => b.active > 0)) {
+    if (Date.now() > deadline) throw new Error('a route was never released');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 /** What koa-bodyparser does: read the stream, keep the text as `rawBody` (or not), parse it into `body`. */
 function jsonBodyParser(keepRaw: boolean): Koa.Middleware {
@@ -55,6 +81,13 @@ describe('sticky() for Koa', () => {
       let body = '';
       for await (const chunk of req) body += chunk;
       res.end(body === '' ? `backend saw ${req.url}` : `backend got ${body}`);
+    });
+    // A bare upgrade answer telling which X-Forwarded-For reached the backend.
+    backend.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+      const xff = req.headers['x-forwarded-for'];
+      socket.end(
+        `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nx-saw: ${xff}\r\n\r\n`,
+      );
     });
     backendUrl = await listen(backend);
   });
@@ -127,4 +160,21 @@ describe('sticky() for Koa', () => {
       await middleware.close();
     },
   );
+
+  test('upgrades take the client IP as Koa does (app.proxy) once the app is known, the TCP peer before', async () => {
+    const middleware = sticky({ backends: [backendUrl] });
+    const app = new Koa();
+    app.proxy = true;
+    app.use(middleware);
+    gateway = http.createServer(app.callback());
+    gateway.on('upgrade', middleware.upgrade);
+    const url = await listen(gateway);
+
+    // Before any HTTP request the middleware has not met the app: the forwarded address is not trusted.
+    expect(await upgradeThrough(`${url}/ws`, '203.0.113.9')).toBe('127.0.0.1');
+    expect((await get(`${url}/`)).status).toBe(200);
+    expect(await upgradeThrough(`${url}/ws`, '203.0.113.9')).toBe('203.0.113.9, 127.0.0.1');
+    await waitForIdle(middleware.router);
+    await middleware.close();
+  });
 });

@@ -422,7 +422,8 @@ export function normalizeOptions(options: unknown, extraKeys: readonly string[] 
   const store = options.store;
   if (
     store !== undefined &&
-    (!isObject(store) || typeof store.get !== 'function' || typeof store.setIfAbsent !== 'function')
+    (!isObject(store) ||
+      !['get', 'setIfAbsent', 'set', 'delete'].every((m) => typeof store[m] === 'function'))
   ) {
     throw new StickyConfigError('store', 'must be a StickyStore (get, setIfAbsent, set, delete)');
   }

@@ -8,6 +8,7 @@ import { normalizeOptions, normalizeStickiness } from './options';
 
 const BACKENDS = ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'];
 const SECRET = 'a-test-secret-of-enough-length';
+const noop = async (): Promise<undefined> => undefined;
 
 /** Asserts that `fn` throws a StickyConfigError naming `option` in `.option` and in its message. */
 function expectConfigError(fn: () => unknown, option: string, hint?: RegExp): StickyConfigError {
@@ -293,6 +294,8 @@ describe('the other options', () => {
     [{ storeSize: 0 }, 'storeSize'],
     [{ store: {} }, 'store'],
     [{ store: new Map() }, 'store'],
+    [{ store: { get: noop, setIfAbsent: noop } }, 'store'],
+    [{ store: { get: noop, setIfAbsent: noop, set: noop } }, 'store'],
     [{ clock: () => 0 }, 'clock'],
     [{ logger: 'console' }, 'logger'],
     [{ random: 0.5 }, 'random'],

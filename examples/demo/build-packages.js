@@ -1,8 +1,10 @@
 // Builds the workspace packages an example imports (their dist/, with tsup) when dist is missing or older
 // than the package's sources, so `pnpm demo` works on a fresh clone and starts at once the second time.
 // Examples run plain Node and import the BUILT packages (`@stickyroute/express` → packages/express/dist).
+// They need the JavaScript only, so the package's build script runs without `--dts`: the type declarations
+// take tsup seven times longer than the code (`pnpm build` makes everything, declarations included).
 //
-//   node examples/demo/build-packages.js [core express koa fastify redis]   (no names: all of them)
+//   node examples/demo/build-packages.js [--types] [core express koa fastify redis]   (no names: all)
 
 const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
@@ -34,19 +36,22 @@ function newestMtime(path) {
 }
 
 /** The package needs a build: its dist is missing, or a source file or its manifest changed since. */
-function isStale(name) {
+function isStale(name, types) {
   const dir = join(ROOT, 'packages', name);
-  const outputs = ['index.js', 'index.mjs', 'index.d.ts'].map((file) => join(dir, 'dist', file));
+  const outputs = ['index.js', 'index.mjs', ...(types ? ['index.d.ts'] : [])].map((file) =>
+    join(dir, 'dist', file),
+  );
   if (!outputs.every((file) => existsSync(file))) return true;
   const built = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
   return newestMtime(join(dir, 'src')) > built || statSync(join(dir, 'package.json')).mtimeMs > built;
 }
 
 /** Runs the package's own `build` script as `pnpm run build` would: in its folder, the workspace's bins on PATH. */
-function runBuildScript(name, log) {
+function runBuildScript(name, types, log) {
   const dir = join(ROOT, 'packages', name);
-  const script = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).scripts?.build;
+  let script = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).scripts?.build;
   if (!script) return Promise.resolve();
+  if (!types && script.startsWith('tsup ')) script = script.replace(/ --dts\b/, '');
   log(`building @stickyroute/${name} (${script.split(' ')[0]})…`);
   const bins = [join(dir, 'node_modules', '.bin'), join(ROOT, 'node_modules', '.bin')];
   const child = spawn(script, {
@@ -93,7 +98,7 @@ function lockIsDead(lock) {
  * Builds one package unless it is fresh, holding a lock (a directory: mkdir is atomic) so that two examples
  * or two tests starting at once never run tsup --clean on the same dist side by side.
  */
-async function buildLocked(name, log) {
+async function buildLocked(name, types, log) {
   const key = createHash('sha256').update(ROOT).digest('hex').slice(0, 12);
   const lock = join(tmpdir(), `stickyroute-build-${key}-${name}`);
   for (;;) {
@@ -108,27 +113,30 @@ async function buildLocked(name, log) {
     }
   }
   try {
-    if (isStale(name)) await runBuildScript(name, log);
+    if (isStale(name, types)) await runBuildScript(name, types, log);
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
 }
 
 /**
- * Builds the named packages that are stale: the core first (the adapters' type declarations read it),
- * then the others side by side. Resolves to the names it built.
+ * Builds the named packages that are stale: the core first (with `types`, the adapters' declarations read
+ * its own), then the others side by side. Resolves to the names it built.
  */
-async function buildPackages(names = ALL, { log = (line) => console.error(line) } = {}) {
+async function buildPackages(names = ALL, { types = false, log = (line) => console.error(line) } = {}) {
   const wanted = ALL.filter((name) => names.includes(name));
-  const stale = wanted.filter((name) => existsSync(join(ROOT, 'packages', name, 'src')) && isStale(name));
-  if (stale.includes('core')) await buildLocked('core', log);
-  await Promise.all(stale.filter((name) => name !== 'core').map((name) => buildLocked(name, log)));
+  const stale = wanted.filter(
+    (name) => existsSync(join(ROOT, 'packages', name, 'src')) && isStale(name, types),
+  );
+  if (stale.includes('core')) await buildLocked('core', types, log);
+  await Promise.all(stale.filter((name) => name !== 'core').map((name) => buildLocked(name, types, log)));
   return stale;
 }
 
 if (require.main === module) {
-  const names = process.argv.slice(2);
-  buildPackages(names.length > 0 ? names : ALL).catch((error) => {
+  const args = process.argv.slice(2);
+  const names = args.filter((arg) => arg !== '--types');
+  buildPackages(names.length > 0 ? names : ALL, { types: args.includes('--types') }).catch((error) => {
     console.error(error.message);
     process.exit(1);
   });

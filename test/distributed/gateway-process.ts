@@ -1,0 +1,96 @@
+// One gateway instance of the distributed suite, run as its own OS process (started by gateway-processes.ts
+// with register-typescript.js): an Express app with `@stickyroute/express` and the Redis store, configured
+// from the STICKY_GATEWAY environment variable. It reports its port over IPC and answers a few control
+// routes under /__gateway/ beside the proxy, so the test can read stats and switch stickiness at run time.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type BackendInput, HashRing, type StickinessOptions } from '@stickyroute/core';
+import { sticky } from '@stickyroute/express';
+import { createRedisStore } from '@stickyroute/redis';
+import express from 'express';
+
+export interface GatewayProcessConfig {
+  name: string;
+  backends: BackendInput[];
+  stickiness: StickinessOptions;
+  secret: string;
+  redisUrl: string;
+  prefix: string;
+  /** The store's per-command deadline in ms. */
+  commandTimeout?: number;
+}
+
+export type GatewayMessage = { type: 'listening'; port: number };
+
+const config = JSON.parse(process.env.STICKY_GATEWAY ?? '{}') as GatewayProcessConfig;
+const warnings: string[] = [];
+const logger = { warn: (message: string) => void warnings.push(message) };
+
+const store = createRedisStore({
+  url: config.redisUrl,
+  prefix: config.prefix,
+  logger,
+  ...(config.commandTimeout === undefined ? {} : { commandTimeout: config.commandTimeout }),
+});
+const middleware = sticky({
+  backends: config.backends,
+  stickiness: config.stickiness,
+  secret: config.secret,
+  store,
+  logger,
+});
+const router = middleware.router;
+
+const app = express();
+// Source-ip clients are told apart by X-Forwarded-For from the loopback test client.
+app.set('trust proxy', 'loopback');
+const control = express.Router();
+control.use(express.json());
+control.get('/stats', (_req, res) => {
+  res.json({ name: config.name, pid: process.pid, stats: router.stats(), warnings });
+});
+control.put('/stickiness', (req, res) => {
+  router.setStickiness(req.body as StickinessOptions);
+  res.json({ stickiness: router.getStickiness() });
+});
+// Where this gateway's own hash ring (load ignored) would put each key: tells the test which keys two
+// differently weighted gateways disagree on when they have no shared store.
+control.post('/ring-owners', (req, res) => {
+  const ring = new HashRing({ active: 0, acceptingWeight: 1 });
+  ring.rebuild(router.pool.members);
+  const keys = req.body as string[];
+  res.json(keys.map((key) => ring.lookup(key, undefined, false)?.id ?? null));
+});
+app.use('/__gateway', control);
+app.use(middleware);
+
+const server = http.createServer(app);
+server.on('upgrade', middleware.upgrade);
+
+async function shutdown(): Promise<void> {
+  server.close();
+  server.closeAllConnections();
+  await middleware.close();
+  await store.close();
+  process.exit(0);
+}
+
+process.on('message', (message: { type?: string }) => {
+  if (message?.type === 'close') void shutdown();
+});
+// The test process went away without closing us: do not linger.
+process.on('disconnect', () => void shutdown());
+
+// Serve only once Redis is connected, so the suite starts from a known state (requests before that would
+// fall back and count as store errors, which is what a real gateway does too).
+store
+  .ready(10_000)
+  .catch(() => undefined)
+  .then(() => {
+    // A deep accept queue: the race test opens a thousand connections at the same moment.
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+      const { port } = server.address() as AddressInfo;
+      process.send?.({ type: 'listening', port } satisfies GatewayMessage);
+    });
+  });

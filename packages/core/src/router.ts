@@ -407,6 +407,10 @@ export class StickyRouter extends EventEmitter {
           this.tokens[keyIndex]!.set(tokens[keyIndex]!, b);
         this.tokenOf.set(b, tokens[0]!);
       }
+      // Forget the tokens of backends that left, so churn with fresh ids (autoscaling) cannot grow it.
+      if (this.tokenCache.size > members.length)
+        for (const id of this.tokenCache.keys())
+          if (this.pool.get(id) === undefined) this.tokenCache.delete(id);
     }
     this.balancer.update(members);
     this.health?.sync();

@@ -3,7 +3,7 @@
 // (a Redis that is up but does not answer), and removed with its directory at the end.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +54,35 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+/** `extraArgs` go to redis-server as they are, e.g. `['--cluster-enabled', 'yes']`. */
+export function startRedisServer(extraArgs: readonly string[] = []): Promise<RedisServer> {
+  return startRedisProcess(
+    (port, dir) => [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ...['--dir', dir, '--daemonize', 'no', '--loglevel', 'notice'],
+      ...extraArgs,
+    ],
+    READY_LINE,
+  );
+}
+
+/** A Sentinel (redis-server --sentinel) watching `master` under the name `name`, with a quorum of one. */
+export function startRedisSentinel(master: RedisServer, name = 'mymaster'): Promise<RedisServer> {
+  return startRedisProcess((port, dir) => {
+    // Sentinel insists on a config file it can rewrite.
+    const config = path.join(dir, 'sentinel.conf');
+    writeFileSync(
+      config,
+      `port ${port}\nbind 127.0.0.1\nsentinel monitor ${name} 127.0.0.1 ${master.port} 1\n`,
+    );
+    return [config, '--sentinel', '--dir', dir];
+  }, '+monitor master');
+}
+
+async function startRedisProcess(
+  argsFor: (port: number, dir: string) => string[],
+  readyLine: string,
+): Promise<RedisServer> {
   const binary = findRedisServer();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stickyroute-redis-'));
   let child: ChildProcess | null = null;
@@ -63,26 +91,7 @@ export async function startRedisServer(): Promise<RedisServer> {
 
   const launch = (onPort: number): Promise<ChildProcess> =>
     new Promise((resolve, reject) => {
-      const proc = spawn(
-        binary,
-        [
-          '--port',
-          String(onPort),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          dir,
-          '--daemonize',
-          'no',
-          '--loglevel',
-          'notice',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const proc = spawn(binary, argsFor(onPort, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       const timer = setTimeout(() => {
         proc.kill('SIGKILL');
@@ -90,7 +99,7 @@ export async function startRedisServer(): Promise<RedisServer> {
       }, START_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes(READY_LINE)) {
+        if (output.includes(readyLine)) {
           clearTimeout(timer);
           proc.stdout?.off('data', onData);
           proc.off('exit', onExit);

@@ -4,9 +4,9 @@
 
 import { StickyConfigError } from '@stickyroute/core';
 import { createRedisStore, type RedisStore } from '@stickyroute/redis';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { waitFor } from '../support/wait-for';
-import { freePort, type RedisServer, startRedisServer } from './redis-server';
+import { freePort, type RedisServer, startRedisSentinel, startRedisServer } from './redis-server';
 
 let server: RedisServer;
 let admin: Redis;
@@ -204,3 +204,57 @@ test('Redis stopped and started again: operations fail fast meanwhile, then the 
   expect(await s.setIfAbsent('h:x', 'b', 60_000)).toBe('b');
   await waitFor(() => admin.status === 'ready', 5_000, 'the admin client to reconnect');
 });
+
+test('a Redis Cluster client works as well (one node owning every slot)', async () => {
+  // The node announces its loopback address, or CLUSTER SLOTS names it '' and the client cannot follow.
+  const node = await startRedisServer([
+    ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
+    ...['--cluster-announce-ip', '127.0.0.1'],
+  ]);
+  const setup = new Redis(node.url);
+  let cluster: Cluster | undefined;
+  try {
+    await setup.cluster('ADDSLOTSRANGE', 0, 16383);
+    await waitFor(
+      async () => (await setup.cluster('INFO')).includes('cluster_state:ok'),
+      10_000,
+      'cluster ok',
+    );
+    cluster = new Cluster([{ host: '127.0.0.1', port: node.port }], { enableOfflineQueue: false });
+    cluster.on('error', () => undefined);
+    const s = createRedisStore({ client: cluster, prefix: 'c:' });
+    await s.ready(5_000);
+    await s.set('h:x', 'a', 60_000);
+    expect(await s.get('h:x', 90_000)).toBe('a');
+    expect(await setup.pttl('c:h:x')).toBeGreaterThan(85_000);
+    expect(await s.setIfAbsent('h:x', 'b', 60_000)).toBe('a');
+    expect(await s.setIfAbsent('h:y', 'b', 60_000)).toBe('b');
+    await s.delete('h:x');
+    expect(await s.get('h:x')).toBeUndefined();
+    await s.close();
+    expect(cluster.status).toBe('ready');
+  } finally {
+    cluster?.disconnect();
+    setup.disconnect();
+    await node.close();
+  }
+}, 20_000);
+
+test('a Sentinel-backed connection, as ioredis takes it (`sentinels` and `name`, no url)', async () => {
+  const sentinel = await startRedisSentinel(server, 'mymaster');
+  try {
+    const s = store({
+      url: undefined,
+      sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+      name: 'mymaster',
+    });
+    await s.ready(10_000);
+    await s.set('h:x', 'a', 60_000);
+    // The store found the master through the Sentinel: the key is on the suite's server.
+    expect(await admin.get('test:h:x')).toBe('a');
+    expect(await s.setIfAbsent('h:x', 'b', 60_000)).toBe('a');
+  } finally {
+    await Promise.all(stores.splice(0).map((st) => st.close()));
+    await sentinel.close();
+  }
+}, 20_000);

@@ -113,6 +113,7 @@ export class StickyRouter extends EventEmitter {
   private stickiness: NormalizedStickiness;
   private lastStoreWarning = Number.NEGATIVE_INFINITY;
   private closed = false;
+  private starting = false;
   private readonly counters = {
     total: 0,
     new: 0,
@@ -167,8 +168,13 @@ export class StickyRouter extends EventEmitter {
     const ctx: BalancerContext = { random: this.random, ramp: (b) => this.ramp(b) };
     this.balancer = createBalancer(options.algorithm, ctx, this.ring);
     this.policyContext = this.makePolicyContext(options);
+    // The start-up backends join as one change: ring and tokens are built once, not once per backend
+    // (which is quadratic: 10,000 backends took minutes).
+    this.starting = true;
     for (const spec of options.backends)
       this.pool.add({ url: spec.url.href, id: spec.id, weight: spec.weight });
+    this.starting = false;
+    this.poolChanged(true);
     this.stickiness = options.stickiness;
     this.policy = this.makePolicy(options.stickiness);
     this.health = options.healthCheck.active
@@ -396,6 +402,7 @@ export class StickyRouter extends EventEmitter {
   }
 
   private poolChanged(membership: boolean): void {
+    if (this.starting) return;
     const members = this.pool.members;
     if (membership) {
       this.ring.rebuild(members);

@@ -68,7 +68,10 @@ app.use(middleware);
 const server = http.createServer(app);
 server.on('upgrade', middleware.upgrade);
 
+let closing = false;
 async function shutdown(): Promise<void> {
+  if (closing) return;
+  closing = true;
   server.close();
   server.closeAllConnections();
   await middleware.close();

@@ -28,6 +28,8 @@ export class BalancerCookieCodec {
   private readonly keys: Buffer[];
   private readonly verified = new Map<string, DecodedCookie>();
   private readonly issued = new Map<string, string>();
+  /** The last value issued per token: the next client on that backend within the second gets it at once. */
+  private readonly lastIssued = new Map<string, { expires: number; born: number; value: string }>();
 
   constructor(secrets: readonly string[]) {
     this.keys = secrets.map((s) => Buffer.from(s, 'utf8'));
@@ -47,11 +49,21 @@ export class BalancerCookieCodec {
 
   /** A signed value for `token` (the signing key's token) with the given dates (epoch seconds). */
   encode(token: string, expires: number, born: number): string {
+    const last = this.lastIssued.get(token);
+    if (last !== undefined && last.expires === expires && last.born === born) return last.value;
     const payload = `${token}.${expires.toString(36)}.${born.toString(36)}`;
     let value = this.issued.get(payload);
     if (value === undefined) {
       value = `${payload}.${this.sign(0, payload)}`;
       remember(this.issued, payload, value);
+      // A value this gateway signed needs no HMAC when its client sends it back.
+      remember(this.verified, value, { keyIndex: 0, token, expires, born });
+    }
+    if (last === undefined) remember(this.lastIssued, token, { expires, born, value });
+    else {
+      last.expires = expires;
+      last.born = born;
+      last.value = value;
     }
     return value;
   }

@@ -16,17 +16,42 @@ const EPOCH = new Date(0);
 
 export class BalancerCookieWriter {
   private readonly cache = new Map<string, string[]>();
+  /** The last attributes each value was issued with: a hit needs no key string (the common case). */
+  private readonly lastByValue = new Map<
+    string,
+    { maxAge: number | undefined; expiresMs: number | undefined; secure: boolean; headers: string[] }
+  >();
 
   constructor(private readonly options: NormalizedCookie) {}
 
   /** Set-Cookie strings for `value`; over HTTPS when `secureRequest` and `secure: 'auto'`. */
   issue(value: string, lifetime: CookieLifetimeAttributes, secureRequest: boolean): string[] {
-    const key = `${value}|${lifetime.maxAge ?? ''}|${lifetime.expires?.getTime() ?? ''}|${secureRequest ? 1 : 0}`;
+    const maxAge = lifetime.maxAge;
+    const expiresMs = lifetime.expires?.getTime();
+    const last = this.lastByValue.get(value);
+    if (
+      last !== undefined &&
+      last.maxAge === maxAge &&
+      last.expiresMs === expiresMs &&
+      last.secure === secureRequest
+    )
+      return last.headers;
+    const key = `${value}|${maxAge ?? ''}|${expiresMs ?? ''}|${secureRequest ? 1 : 0}`;
     let headers = this.cache.get(key);
     if (headers === undefined) {
       headers = this.build(value, lifetime, secureRequest);
       if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(key, headers);
+    }
+    if (last !== undefined) {
+      last.maxAge = maxAge;
+      last.expiresMs = expiresMs;
+      last.secure = secureRequest;
+      last.headers = headers;
+    } else {
+      if (this.lastByValue.size >= CACHE_SIZE)
+        this.lastByValue.delete(this.lastByValue.keys().next().value as string);
+      this.lastByValue.set(value, { maxAge, expiresMs, secure: secureRequest, headers });
     }
     return headers;
   }

@@ -1,0 +1,59 @@
+// The caches that keep the decision path free of HMACs and string building (issue 7) never answer with a
+// value or a Set-Cookie line made for other dates or attributes: whatever the order of calls, each answer
+// is what an empty cache would have produced.
+
+import { BalancerCookieCodec } from './balancer-cookie-codec';
+import { BalancerCookieWriter } from './balancer-cookie-writer';
+
+const SECRET = 'issue-caches-secret-0123456789';
+
+test('encode answers each (token, expires, born) with its own value, in any order; decode agrees', () => {
+  const codec = new BalancerCookieCodec([SECRET]);
+  const fresh = () => new BalancerCookieCodec([SECRET]);
+  const token = codec.backendToken('a');
+  const other = codec.backendToken('b');
+  const calls: Array<[string, number, number]> = [
+    [token, 2000, 1000],
+    [token, 2000, 1000],
+    [token, 2001, 1000],
+    [token, 2000, 999],
+    [other, 2000, 1000],
+    [token, 2000, 1000],
+  ];
+  for (const [t, expires, born] of calls) {
+    const value = codec.encode(t, expires, born);
+    expect(value).toBe(fresh().encode(t, expires, born));
+    expect(codec.decode(value)).toEqual({ keyIndex: 0, token: t, expires, born });
+    expect(fresh().decode(value)).toEqual({ keyIndex: 0, token: t, expires, born });
+  }
+  // A value that was never issued (its signature altered) is still refused after all that caching.
+  const issued = codec.encode(token, 2000, 1000);
+  expect(codec.decode(`${issued.slice(0, -1)}${issued.endsWith('A') ? 'B' : 'A'}`)).toBeNull();
+});
+
+test('issue answers each (value, lifetime, secure) with its own Set-Cookie lines, in any order', () => {
+  const options = {
+    name: 'STICKY',
+    path: '/',
+    domain: undefined,
+    httpOnly: true,
+    secure: 'auto' as const,
+    sameSite: 'Lax' as const,
+    cors: false,
+    persistent: true,
+  };
+  const writer = new BalancerCookieWriter(options);
+  const calls: Array<[string, { maxAge?: number; expires?: Date }, boolean]> = [
+    ['v1', { maxAge: 60 }, false],
+    ['v1', { maxAge: 60 }, false],
+    ['v1', { maxAge: 59 }, false],
+    ['v1', { maxAge: 59 }, true],
+    ['v1', { expires: new Date(Date.UTC(2030, 0, 1)) }, false],
+    ['v2', { maxAge: 60 }, false],
+    ['v1', { maxAge: 60 }, false],
+  ];
+  for (const [value, lifetime, secure] of calls)
+    expect(writer.issue(value, lifetime, secure)).toEqual(
+      new BalancerCookieWriter(options).issue(value, lifetime, secure),
+    );
+});

@@ -250,6 +250,35 @@ describe('failover()', () => {
     expect(router.stats().requests).toMatchObject({ retried: 1, failed: 2 });
   });
 
+  it('a reset on a reused keep-alive connection retries once on the same backend, moving no one', async () => {
+    const { router, of } = setup();
+    const first = await routed(router);
+    const cookie = cookiePair(router.responseCookies(first));
+    router.release(first);
+    const stuck = await routed(router, withCookie(cookie));
+    expect(stuck.reason).toBe('sticky');
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const again = await router.failover(stuck, { error: reset, reusedConnection: true });
+    expect(again.retry).toMatchObject({ backend: stuck.backend, reason: 'sticky', attempts: 0 });
+    expect(again.retry!.upstreamHeaders['x-sticky-rerouted']).toBeUndefined();
+    expect(of('reroute')).toEqual([]);
+    expect(router.stats().requests).toMatchObject({ retried: 1, failed: 0, rerouted: 0 });
+    // Only once: a second stale reset is a real failure, and the usual failover takes over.
+    const next = await router.failover(again.retry!, { error: reset, reusedConnection: true });
+    expect(next.retry?.backend?.id).not.toBe(stuck.backend!.id);
+    expect(next.retry?.reason).toBe('rerouted');
+    router.release(next.retry!);
+    expect(router.pool.load.active).toBe(0);
+  });
+
+  it('a reset on a reused connection after the body was sent is not retried', async () => {
+    const { router } = setup({ stickiness: false });
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const route = await routed(router, request({ method: 'POST' }));
+    const next = await router.failover(route, { error: reset, reusedConnection: true, bodySent: true });
+    expect(next.reply?.status).toBe(502);
+  });
+
   it.each(['HEAD', 'OPTIONS', 'PUT', 'DELETE', 'get'])('retries the idempotent method %s', async (method) => {
     const { router } = setup({ stickiness: false });
     const next = await router.failover(await routed(router, request({ method })), { error: REFUSED });

@@ -283,6 +283,24 @@ export class StickyRouter extends EventEmitter {
     const kind = classifyUpstreamError(failure.error);
     const backend = route.backend;
     this.release(route);
+    // A keep-alive connection the upstream closed while idle (a race with its keep-alive timeout): the app
+    // never saw the request and the backend is fine. Retry once on the same backend, moving no one.
+    if (
+      backend !== null &&
+      backend.servesStuck &&
+      failure.reusedConnection === true &&
+      kind === 'connect' &&
+      !failure.bodySent &&
+      !failure.responseStarted &&
+      route.state.staleRetried !== true
+    ) {
+      const state: RouteState = { ...route.state, staleRetried: true, released: false };
+      this.counters.retried++;
+      // The same request again: in flight once more, but not counted as another one.
+      backend.active++;
+      this.pool.load.active++;
+      return { retry: { ...route, state } };
+    }
     this.counters.failed++;
     if (backend !== null) {
       backend.counts.failed++;

@@ -56,6 +56,8 @@ export interface RouteState {
   hadCookie: boolean;
   /** Keyed modes and learn mode: the store key. */
   key?: string;
+  /** The request was already retried once after a stale keep-alive connection. */
+  staleRetried?: boolean;
   /** Backends that already failed for this request. */
   failed?: Set<string>;
   released: boolean;
@@ -69,6 +71,11 @@ export interface UpstreamFailure {
   bodySent?: boolean;
   /** Some of the upstream's response had already reached the gateway. */
   responseStarted?: boolean;
+  /**
+   * The request went out on a reused keep-alive connection (Node's `req.reusedSocket`): a reset before any
+   * response byte is then most likely the upstream closing an idle connection, and is retried on the same backend.
+   */
+  reusedConnection?: boolean;
 }
 
 export type FailureKind = 'connect' | 'timeout' | 'other';

@@ -442,6 +442,25 @@ export function runStickyContract(harness: GatewayHarness): void {
         expect(statuses.sort()).toEqual([200, 200, 502, 502]);
       });
 
+      test('a kept-alive upstream connection closed as it is reused: served by the same backend, nobody moves', async () => {
+        const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+        const client = new HttpClient(gw.url);
+        const stuckTo = instanceOf(await client.get('/'));
+        app(stuckTo).dropReusedConnections(true);
+        try {
+          for (const method of ['GET', 'POST']) {
+            const res = method === 'GET' ? await client.get('/') : await client.post('/login?user=dora');
+            expect(res.status).toBe(200);
+            expect(instanceOf(res)).toBe(stuckTo);
+            expect(lastSeen(stuckTo).headers['x-sticky-rerouted']).toBeUndefined();
+          }
+        } finally {
+          app(stuckTo).dropReusedConnections(false);
+        }
+        expect(gw.router.stats().requests).toMatchObject({ rerouted: 0, failed: 0 });
+        expect(gw.router.stats().backends.find((b) => b.id === stuckTo)?.state).toBe('healthy');
+      });
+
       test('an upstream slower than the timeout: 504', async () => {
         const gw = await gateway({ timeout: '300ms' });
         const started = Date.now();

@@ -50,6 +50,8 @@ export interface LegacyApp {
   readonly sessions: number;
   /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
   readonly connections: number;
+  /** While on, a request arriving on a kept-alive connection that already served one is dropped unanswered. */
+  dropReusedConnections(on: boolean): void;
   /** Stops listening and drops every open connection: new connections are refused. */
   stop(): Promise<void>;
   /** Listens again on the same port (sessions survive, as with a process that was only unplugged). */
@@ -90,6 +92,8 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
   const sessions = new Map<string, string>();
   const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
+  const servedOn = new WeakSet<Socket>();
+  let dropReused = false;
   let requests = 0;
   let connections = 0;
 
@@ -111,6 +115,10 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    // The race of an upstream's keep-alive timeout: a request that arrives on a connection that already
+    // served one finds it closed, unanswered (as when the app closes an idle connection just as it is reused).
+    if (dropReused && servedOn.has(req.socket)) return void req.socket.destroy();
+    servedOn.add(req.socket);
     record(req);
     const url = new URL(req.url ?? '/', 'http://legacy');
     const route = `${req.method} ${url.pathname}`;
@@ -276,6 +284,9 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
         return connections;
       },
       seen,
+      dropReusedConnections: (on: boolean) => {
+        dropReused = on;
+      },
       stop,
       restart: async () => {
         if (closed) throw new Error(`legacy app ${instance} is closed`);

@@ -14,6 +14,8 @@ import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
 export interface Exchange {
   route: Route;
   timer?: NodeJS.Timeout;
+  /** The request to the upstream, once made: whether it reused a keep-alive connection matters on failure. */
+  upstream?: ClientRequest;
   /** The client went away (or the upgrade socket closed): nothing more is written. */
   closed?: boolean;
   /** The upstream answered the upgrade (101 or not): the client socket carries its answer from then on. */
@@ -35,6 +37,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
   // handler turns into a 504 (http-proxy's own proxyTimeout aborts, which reads as a reset: a retry).
   const startTimer = (exchange: Exchange, proxyReq: ClientRequest) => {
     clearTimeout(exchange.timer);
+    exchange.upstream = proxyReq;
     const timeout = Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });
     exchange.timer = setTimeout(() => proxyReq.destroy(timeout), router.timeoutMs);
   };
@@ -42,7 +45,12 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
   const failed = async (exchange: Exchange, error: Error, req: IncomingMessage, res: ServerResponse) => {
     clearTimeout(exchange.timer);
     const responseStarted = res.headersSent;
-    const next = await router.failover(exchange.route, { error, bodySent: hasBody(req), responseStarted });
+    const next = await router.failover(exchange.route, {
+      error,
+      bodySent: hasBody(req),
+      responseStarted,
+      reusedConnection: exchange.upstream?.reusedSocket === true,
+    });
     if (responseStarted || exchange.closed) {
       if (next.retry) router.release(next.retry);
       return void res.destroy();

@@ -10,6 +10,7 @@ import type { ConnectionOptions } from 'node:tls';
 import httpProxy from '@fastify/http-proxy';
 import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import {
+  closedAfterEarlierResponses,
   type Reply,
   type Route,
   StickyConfigError,
@@ -128,6 +129,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
         error,
         bodySent: exchange.relay?.started,
         responseStarted: reply.sent,
+        reusedConnection: closedAfterEarlierResponses(error),
       });
       if (next.retry === undefined) return void answer(reply, next.reply);
       exchange.route = next.retry;

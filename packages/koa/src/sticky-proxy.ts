@@ -20,6 +20,8 @@ import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
 interface Exchange {
   route?: Route;
   timer?: NodeJS.Timeout;
+  /** The request to the upstream, once made: whether it reused a keep-alive connection matters on failure. */
+  upstream?: ClientRequest;
   /** The upstream answered the WebSocket upgrade (101 or not): the client socket is no longer ours to answer on. */
   upgraded?: boolean;
   clientAskedClose: boolean;
@@ -122,6 +124,7 @@ export class StickyProxy {
       error,
       bodySent: hasBody(req),
       responseStarted,
+      reusedConnection: exchange.upstream?.reusedSocket === true,
     });
     if (responseStarted || exchange.closed) {
       if (next.retry) this.router.release(next.retry);
@@ -137,6 +140,7 @@ export class StickyProxy {
   // error handler turns into a 504 (http-proxy's own proxyTimeout would look like a reset: a retry).
   private startTimer(exchange: Exchange, proxyReq: ClientRequest): void {
     clearTimeout(exchange.timer);
+    exchange.upstream = proxyReq;
     const timeout = Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });
     exchange.timer = setTimeout(() => proxyReq.destroy(timeout), this.router.timeoutMs);
   }

@@ -47,3 +47,21 @@ export function classifyUpstreamError(error: unknown): FailureKind {
   if (TIMEOUT_CODES.has(code)) return 'timeout';
   return CONNECT_CODES.has(code) ? 'connect' : 'other';
 }
+
+/**
+ * undici's "other side closed" on a connection that had already read earlier responses: the upstream closed a
+ * kept-alive connection as it was reused (undici exposes no `reusedSocket`, but its SocketError carries the
+ * socket's byte counts). Node's http client says the same with `ClientRequest.reusedSocket`.
+ */
+export function closedAfterEarlierResponses(error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 3; depth++) {
+    const { code, socket, cause } = e as {
+      code?: unknown;
+      socket?: { bytesRead?: unknown };
+      cause?: unknown;
+    };
+    if (code === 'UND_ERR_SOCKET' && typeof socket?.bytesRead === 'number') return socket.bytesRead > 0;
+    e = cause;
+  }
+  return false;
+}

@@ -1,0 +1,53 @@
+// How upstream errors are read: which are connection failures (retryable), timeouts (504), or neither,
+// and when a failure is a kept-alive connection the upstream closed as it was reused.
+
+import { classifyUpstreamError, closedAfterEarlierResponses, isIdempotent } from './upstream-failure';
+
+const coded = (code: string, extra: object = {}) => Object.assign(new Error(code), { code }, extra);
+
+describe('classifyUpstreamError', () => {
+  it.each([
+    ['ECONNREFUSED', 'connect'],
+    ['ECONNRESET', 'connect'],
+    ['UND_ERR_SOCKET', 'connect'],
+    ['ETIMEDOUT', 'timeout'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'timeout'],
+    ['EPROTO', 'other'],
+  ])('%s is a %s failure', (code, kind) => {
+    expect(classifyUpstreamError(coded(code))).toBe(kind);
+  });
+
+  it('reads the code of a wrapped cause (reply-from wraps undici)', () => {
+    expect(classifyUpstreamError(coded('FST_REPLY_FROM_INTERNAL', { cause: coded('ECONNREFUSED') }))).toBe(
+      'connect',
+    );
+  });
+
+  it('anything without a code is "other", never a throw', () => {
+    for (const value of [undefined, null, 'text', 42, {}, new Error('plain')]) {
+      expect(classifyUpstreamError(value)).toBe('other');
+    }
+  });
+});
+
+describe('closedAfterEarlierResponses', () => {
+  const socketError = (bytesRead: number) =>
+    coded('UND_ERR_SOCKET', { socket: { bytesRead, bytesWritten: 300 } });
+
+  it('is true for undici closing a connection that had read earlier responses, also when wrapped', () => {
+    expect(closedAfterEarlierResponses(socketError(384))).toBe(true);
+    expect(closedAfterEarlierResponses(coded('UND_ERR_SOCKET', { cause: socketError(384) }))).toBe(true);
+  });
+
+  it('is false for a fresh connection, other errors and non-errors', () => {
+    expect(closedAfterEarlierResponses(socketError(0))).toBe(false);
+    expect(closedAfterEarlierResponses(coded('ECONNREFUSED'))).toBe(false);
+    expect(closedAfterEarlierResponses(undefined)).toBe(false);
+    expect(closedAfterEarlierResponses('UND_ERR_SOCKET')).toBe(false);
+  });
+});
+
+test('idempotent methods per RFC 9110, in any case', () => {
+  expect(['GET', 'head', 'OPTIONS', 'PUT', 'DELETE'].every(isIdempotent)).toBe(true);
+  expect(['POST', 'PATCH', 'CONNECT'].some(isIdempotent)).toBe(false);
+});

@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export const RESULTS_DIR = path.join(__dirname, 'results');
+/** Where figures go; RELIABILITY_RESULTS moves them (a documented run, apart from other runs of the suite). */
+export const RESULTS_DIR = process.env.RELIABILITY_RESULTS ?? path.join(__dirname, 'results');
 
 export type FigureValue = number | string | boolean | null | { [key: string]: FigureValue };
 export type Figures = Record<string, FigureValue>;

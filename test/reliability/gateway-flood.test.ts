@@ -13,7 +13,7 @@ import { mib, retainedHeap } from './heap';
 
 const STORE_SIZE = 500;
 const FILL = 600;
-const FLOOD = 1000;
+const FLOOD = 600;
 const CONCURRENCY = 20;
 const SECRET = 'reliability-gateway-flood-secret-0123';
 const quiet = { warn() {} };

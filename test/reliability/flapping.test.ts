@@ -25,6 +25,7 @@ const CHURN = 10_000;
 const SECRET = 'reliability-flapping-secret-0123456789';
 const quiet = { warn() {} };
 
+// The flapping schedule itself: how long the backend stays down or up (not a wait for some event).
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Handles and requests the process holds, by type (sockets, timers, …). */

@@ -23,6 +23,6 @@ export interface StartedGateway {
 }
 
 export interface GatewayHarness {
-  name: 'express' | 'koa' | 'fastify';
+  name: 'express' | 'koa' | 'fastify' | 'node';
   start(options: StickyOptions, extras?: GatewayExtras): Promise<StartedGateway>;
 }

@@ -8,7 +8,13 @@
 // controller API is adapted to them per request and parses headers into an object we would not use.
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Reply, Route, RouteRequest, StickyRouter } from '@stickyroute/core';
+import {
+  closedAfterEarlierResponses,
+  type Reply,
+  type Route,
+  type RouteRequest,
+  type StickyRouter,
+} from '@stickyroute/core';
 import { util } from 'undici';
 import { clientIp, isSecure } from './client-address';
 import { isHopByHop, nominatedByConnection, upstreamRequestHeaders } from './hop-by-hop';
@@ -168,6 +174,8 @@ export class ProxyExchange implements RouteRequest {
       error,
       bodySent: this.hasBody && this.req.readableDidRead,
       responseStarted: this.responseStarted,
+      // A kept-alive connection the upstream closed as it was reused: retried on the same backend.
+      reusedConnection: closedAfterEarlierResponses(error),
     });
     if (next.retry !== undefined) {
       this.route = next.retry;

@@ -19,10 +19,15 @@ export interface StickyHandlerOptions extends StickyOptions {
   trustProxy?: boolean;
   /** Most keep-alive connections per backend. Default: no limit (undici's default). */
   connections?: number;
+  /**
+   * Proxy only paths under this prefix (`/api` takes `/api` and `/api/…`, and the full URL is forwarded);
+   * other requests go to `next()`, or get a 404 when there is none. Other upgrades are left to other listeners.
+   */
+  prefix?: string;
 }
 
 export interface StickyHandler {
-  /** Proxies the request to the backend the core chooses. It answers every request itself (never calls `next`). */
+  /** Proxies the request to the backend the core chooses; outside `prefix` it calls `next` (or answers 404). */
   (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void;
   /** The core router: pool operations, stats, events, setStickiness. */
   readonly router: StickyRouter;
@@ -32,7 +37,7 @@ export interface StickyHandler {
   close(): Promise<void>;
 }
 
-const OWN_OPTIONS = ['trustProxy', 'connections'] as const;
+const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix'] as const;
 
 /** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
 export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
@@ -43,14 +48,22 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
     throw new StickyConfigError('connections', `must be an integer ≥ 1 (got ${JSON.stringify(connections)})`);
 
+  const prefix = normalizePrefix(options?.prefix);
+
   const router = new StickyRouter(options, { extraOptionKeys: OWN_OPTIONS });
   const pools = new UpstreamPools(router, { connections, headersTimeoutMs: router.timeoutMs });
   const gateway: Gateway = { router, pools, trustProxy };
 
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
+    if (prefix !== undefined && !isUnder(req, prefix)) {
+      if (next !== undefined) next();
+      else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
+      return;
+    }
     void new ProxyExchange(gateway, req, res).start();
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (prefix !== undefined && !isUnder(req, prefix)) return;
     void new UpgradeExchange(gateway, req, socket, head).start();
   };
   const close = async (): Promise<void> => {
@@ -58,4 +71,20 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
     await router.close();
   };
   return Object.assign(handler, { router, upgrade, close });
+}
+
+/** The request's path (full, as mounted in connect/Express) is the prefix or below it. */
+function isUnder(req: IncomingMessage, prefix: string): boolean {
+  if (prefix === '/') return true;
+  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+function normalizePrefix(prefix: unknown): string | undefined {
+  if (prefix === undefined) return undefined;
+  if (typeof prefix !== 'string' || !prefix.startsWith('/') || /[?#\s]/.test(prefix))
+    throw new StickyConfigError('prefix', `must be a path starting with / (got ${JSON.stringify(prefix)})`);
+  return prefix.length > 1 ? prefix.replace(/\/+$/, '') : prefix;
 }

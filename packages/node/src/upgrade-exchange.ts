@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Reply, Route, RouteRequest } from '@stickyroute/core';
 import { clientIp, isSecure } from './client-address';
+import { isGatewayOwned } from './hop-by-hop';
 import type { Gateway } from './proxy-exchange';
 
 /** Request headers that stop here even on the upgrade path; Connection and Upgrade are set explicitly. */
@@ -69,7 +70,7 @@ export class UpgradeExchange implements RouteRequest {
     const headers: Record<string, string | string[]> = {};
     for (const name in this.headers) {
       const value = this.headers[name];
-      if (value !== undefined && !UPGRADE_HOP.has(name)) headers[name] = value;
+      if (value !== undefined && !UPGRADE_HOP.has(name) && !isGatewayOwned(name)) headers[name] = value;
     }
     headers.connection = 'Upgrade';
     Object.assign(headers, route.upstreamHeaders);

@@ -250,6 +250,27 @@ describe('failover()', () => {
     expect(router.stats().requests).toMatchObject({ retried: 1, failed: 2 });
   });
 
+  it('a second passive failure after a manual markUp gets a full cool-down of its own', async () => {
+    const { router, clock } = setup({ stickiness: false, healthCheck: { maxFailures: 1, cooldown: '10s' } });
+    const fail = async () => {
+      let route = await routed(router);
+      while (route.backend!.id !== 'a') {
+        router.release(route);
+        route = await routed(router);
+      }
+      await router.failover(route, { error: REFUSED, bodySent: true });
+    };
+    await fail();
+    expect(router.pool.get('a')!.state).toBe('down');
+    clock.advance(4_000);
+    router.pool.markUp('a');
+    await fail();
+    clock.advance(7_000); // 11 s after the first failure, 7 s after the second
+    expect(router.pool.get('a')!.state).toBe('down');
+    clock.advance(3_000);
+    expect(router.pool.get('a')!.state).toBe('healthy');
+  });
+
   it('a reset on a reused keep-alive connection retries once on the same backend, moving no one', async () => {
     const { router, of } = setup();
     const first = await routed(router);

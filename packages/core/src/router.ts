@@ -412,6 +412,9 @@ export class StickyRouter extends EventEmitter {
     if (!this.pool.markDown(backend.id, 'passive') || this.health !== null) return;
     // Without active checks, a passively failed backend is tried again after the cool-down.
     const id = backend.id;
+    // A manual markUp may have left an earlier cool-down pending: it must not bring this failure back early.
+    const pending = this.cooldowns.get(id);
+    if (pending !== undefined) this.clock.clearTimeout(pending);
     this.cooldowns.set(
       id,
       this.clock.setTimeout(() => {

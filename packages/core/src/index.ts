@@ -20,6 +20,13 @@ export { type HealthProbe, httpProbe } from './health/active-health-checker';
 export { classifyUpstreamError, closedAfterEarlierResponses, isIdempotent } from './health/upstream-failure';
 export type { Backend, BackendState, BackendStats } from './pool/backend';
 export type { BackendPool, PoolEvents } from './pool/backend-pool';
+export {
+  type HopByHopOptions,
+  nominatedByConnection,
+  prepareUpstreamHeaders,
+  stripHopByHop,
+} from './proxy/hop-by-hop';
+export { rawReply, writeReply } from './proxy/reply-writer';
 export { createStickyRouter, type RerouteEvent, type RouterStats, StickyRouter } from './router';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export type {

@@ -5,9 +5,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type RouteRequest, StickyConfigError, type StickyOptions, StickyRouter } from '@stickyroute/core';
+import {
+  type RouteRequest,
+  rawReply,
+  StickyConfigError,
+  type StickyOptions,
+  StickyRouter,
+  writeReply,
+} from '@stickyroute/core';
 import type { Application, NextFunction, Request, Response } from 'express';
-import { createProxyEngine, type Exchange, rawReply, send } from './proxy-engine';
+import { createProxyEngine, type Exchange } from './proxy-engine';
 import { clientOfUpgrade } from './upgrade-client';
 
 export interface ExpressStickyOptions extends StickyOptions {
@@ -45,7 +52,7 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
     router.route(routeRequest(req, ip, req.secure)).then((route) => {
       exchange.route = route;
       if (exchange.closed) return router.release(route);
-      if (route.backend === null) return send(res, router.reply(503));
+      if (route.backend === null) return writeReply(res, router.reply(503));
       engine.web(req, res, exchange);
     }, next);
   };

@@ -5,10 +5,17 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { classifyUpstreamError, type Reply, type Route, type StickyRouter } from '@stickyroute/core';
+import {
+  classifyUpstreamError,
+  prepareUpstreamHeaders,
+  type Route,
+  rawReply,
+  type StickyRouter,
+  stripHopByHop,
+  writeReply,
+} from '@stickyroute/core';
 import type { Request } from 'express';
 import { createProxyMiddleware, fixRequestBody } from 'http-proxy-middleware';
-import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
 
 /** One proxied request or upgrade: its current route (a retry replaces it) and the upstream timer. */
 export interface Exchange {
@@ -58,7 +65,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
     if (next.retry) {
       exchange.route = next.retry;
       web(req, res, exchange);
-    } else send(res, next.reply);
+    } else writeReply(res, next.reply);
   };
 
   const makeProxy = (tls: boolean) =>
@@ -124,15 +131,15 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
 
   const web = (req: IncomingMessage, res: ServerResponse, exchange: Exchange) => {
     exchanges.set(req, exchange);
-    prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders, false);
-    void proxies[exchange.route.backend!.url.protocol]!(req, res, () => send(res, router.reply(502)));
+    prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders);
+    void proxies[exchange.route.backend!.url.protocol]!(req, res, () => writeReply(res, router.reply(502)));
   };
 
   return {
     web,
     ws(req, socket, head, exchange) {
       exchanges.set(req, exchange);
-      prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders, true);
+      prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders, { upgrade: true });
       proxies[exchange.route.backend!.url.protocol]!.upgrade(req, socket, head);
     },
     close() {
@@ -146,20 +153,4 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-export function send(res: ServerResponse, reply: Reply): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(reply.status, reply.headers).end(reply.body);
-}
-
-/** An HTTP answer written on a raw socket (a refused or failed WebSocket upgrade). */
-export function rawReply(reply: Reply): string {
-  const headers = {
-    ...reply.headers,
-    'content-length': String(Buffer.byteLength(reply.body)),
-    connection: 'close',
-  };
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  return `HTTP/1.1 ${reply.status} ${http.STATUS_CODES[reply.status]}\r\n${lines.join('')}\r\n${reply.body}`;
 }

@@ -11,11 +11,13 @@ import httpProxy from '@fastify/http-proxy';
 import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import {
   closedAfterEarlierResponses,
+  prepareUpstreamHeaders,
   type Reply,
   type Route,
   StickyConfigError,
   type StickyOptions,
   StickyRouter,
+  stripHopByHop,
 } from '@stickyroute/core';
 import type {
   FastifyInstance,
@@ -26,7 +28,6 @@ import type {
 } from 'fastify';
 import fp from 'fastify-plugin';
 import { BodyRelay } from './body-relay';
-import { withoutHopByHop } from './hop-by-hop';
 
 export interface FastifyStickyOptions extends StickyOptions {
   /**
@@ -56,13 +57,6 @@ interface Exchange {
   body?: Readable;
   relay?: BodyRelay;
 }
-
-const GATEWAY_OWNED = {
-  'x-forwarded-for': undefined,
-  'x-forwarded-proto': undefined,
-  'x-forwarded-host': undefined,
-  'x-sticky-rerouted': undefined,
-};
 
 async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOptions): Promise<void> {
   const { prefix } = options;
@@ -146,13 +140,10 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     // No retries of reply-from's own: they reuse the same backend, and it re-sends a GET up to ten times
     // when the app itself answers 503.
     retryDelay: () => null,
-    rewriteRequestHeaders: (request, headers) => ({
-      ...withoutHopByHop(headers, 'request'),
-      ...GATEWAY_OWNED, // undici skips undefined headers
-      ...upstreamHeadersOf(request),
-    }),
+    rewriteRequestHeaders: (request, headers) =>
+      prepareUpstreamHeaders({ ...headers }, upstreamHeadersOf(request), { dropFraming: true }),
     rewriteHeaders: (headers, request) => {
-      const copy = withoutHopByHop(headers, 'response');
+      const copy = stripHopByHop({ ...headers }, { dropFraming: true });
       const route = request === undefined ? null : routeOf(request);
       if (route === null) return copy;
       router.succeeded(route);

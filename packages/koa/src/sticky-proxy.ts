@@ -8,13 +8,16 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
   classifyUpstreamError,
+  prepareUpstreamHeaders,
   type Reply,
   type Route,
   type RouteRequest,
+  rawReply,
   type StickyRouter,
+  stripHopByHop,
+  writeReply,
 } from '@stickyroute/core';
 import { createProxyMiddleware, fixRequestBody, type RequestHandler } from 'http-proxy-middleware';
-import { prepareUpstreamHeaders, stripHopByHop } from './upstream-headers';
 
 /** One proxied request or upgrade: its current route (a retry replaces it) and the upstream timer. */
 interface Exchange {
@@ -61,7 +64,7 @@ export class StickyProxy {
       closed: false,
     };
     const over = new Promise<void>((resolve) => res.once('close', resolve));
-    this.start(req, exchange, request, res, (reply) => send(res, reply));
+    this.start(req, exchange, request, res, (reply) => writeReply(res, reply));
     return over;
   }
 
@@ -107,10 +110,10 @@ export class StickyProxy {
     const route = exchange.route!;
     const proxy = this.proxies[route.backend!.url.protocol]!;
     if (client instanceof http.ServerResponse) {
-      prepareUpstreamHeaders(req.headers, route.upstreamHeaders, false);
-      void proxy(req, client, () => send(client, this.router.reply(502)));
+      prepareUpstreamHeaders(req.headers, route.upstreamHeaders);
+      void proxy(req, client, () => writeReply(client, this.router.reply(502)));
     } else {
-      prepareUpstreamHeaders(req.headers, route.upstreamHeaders, true);
+      prepareUpstreamHeaders(req.headers, route.upstreamHeaders, { upgrade: true });
       proxy.upgrade(req, client, exchange.head!);
     }
   }
@@ -133,7 +136,7 @@ export class StickyProxy {
     if (next.retry) {
       exchange.route = next.retry;
       this.forward(req, res, exchange);
-    } else send(res, next.reply);
+    } else writeReply(res, next.reply);
   }
 
   // No response headers within the timeout: the request is destroyed with a timeout error, which the
@@ -211,20 +214,4 @@ export class StickyProxy {
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-function send(res: ServerResponse, reply: Reply): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(reply.status, reply.headers).end(reply.body);
-}
-
-/** An HTTP answer written on a raw socket (a refused or failed WebSocket upgrade). */
-function rawReply(reply: Reply): string {
-  const headers = {
-    ...reply.headers,
-    'content-length': String(Buffer.byteLength(reply.body)),
-    connection: 'close',
-  };
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  return `HTTP/1.1 ${reply.status} ${http.STATUS_CODES[reply.status]}\r\n${lines.join('')}\r\n${reply.body}`;
 }

@@ -1,0 +1,74 @@
+// Hop-by-hop headers stop at the gateway, and the gateway's own headers are never the client's.
+
+import { nominatedByConnection, prepareUpstreamHeaders, stripHopByHop } from './hop-by-hop';
+import { rawReply } from './reply-writer';
+
+describe('stripHopByHop', () => {
+  it('drops hop-by-hop headers and those Connection names, never framing or Host', () => {
+    const headers = {
+      connection: 'keep-alive, X-Trace, Host, Content-Length',
+      'keep-alive': 'timeout=5',
+      'x-trace': '1',
+      te: 'trailers',
+      host: 'gw',
+      'content-length': '3',
+      'transfer-encoding': 'chunked',
+      accept: '*/*',
+    };
+    expect(stripHopByHop(headers)).toEqual({
+      host: 'gw',
+      'content-length': '3',
+      'transfer-encoding': 'chunked',
+      accept: '*/*',
+    });
+  });
+
+  it('drops transfer-encoding for engines that frame bodies themselves', () => {
+    expect(stripHopByHop({ 'transfer-encoding': 'chunked', a: '1' }, { dropFraming: true })).toEqual({
+      a: '1',
+    });
+  });
+
+  it('keeps a WebSocket upgrade’s own two headers', () => {
+    const headers = { connection: 'keep-alive, Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' };
+    expect(stripHopByHop(headers, { upgrade: true })).toEqual({
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-key': 'k',
+    });
+  });
+
+  it('the usual Connection values nominate nothing', () => {
+    for (const value of ['keep-alive', 'close', 'Upgrade', undefined, 42])
+      expect(nominatedByConnection(value)).toEqual([]);
+    expect(nominatedByConnection(['close', 'X-A'])).toEqual(['close', 'x-a']);
+  });
+});
+
+test('prepareUpstreamHeaders replaces what a client claimed under the gateway’s names', () => {
+  const headers = {
+    'x-forwarded-for': '6.6.6.6',
+    'x-forwarded-host': 'evil',
+    'x-sticky-rerouted': '1',
+    expect: '100-continue',
+    cookie: 'a=b',
+  };
+  expect(
+    prepareUpstreamHeaders(headers, { 'x-forwarded-for': '10.0.0.9', 'x-forwarded-proto': 'http' }),
+  ).toEqual({
+    cookie: 'a=b',
+    'x-forwarded-for': '10.0.0.9',
+    'x-forwarded-proto': 'http',
+  });
+});
+
+// writeReply is exercised against real servers by the conformance suite (test/conformance).
+describe('replies', () => {
+  const reply = { status: 503, headers: { 'retry-after': '5' }, body: 'Service Unavailable\n' };
+
+  it('rawReply is a complete HTTP/1.1 response for a raw socket', () => {
+    expect(rawReply(reply)).toBe(
+      'HTTP/1.1 503 Service Unavailable\r\nretry-after: 5\r\ncontent-length: 20\r\nconnection: close\r\n\r\nService Unavailable\n',
+    );
+  });
+});

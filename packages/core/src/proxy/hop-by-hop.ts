@@ -1,0 +1,64 @@
+// Which headers stop at the gateway (RFC 9110 §7.6.1), for every adapter alike: the connection-specific ones,
+// and any header the Connection header names. And which headers are the gateway's to set: X-Forwarded-* and
+// x-sticky-rerouted come from the router's Route, so whatever a client sent under those names is dropped
+// first and the app never mistakes a client's claim for the gateway's.
+
+/** Hop-by-hop headers. `transfer-encoding` is framing: engines on node:http keep it, undici sets its own. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
+/** Framing and routing headers a Connection header may not make us drop. */
+const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
+/** Connection values that nominate nothing beyond themselves: the common case costs no parsing. */
+const USUAL_CONNECTION = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close', 'Upgrade', 'upgrade']);
+const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-sticky-rerouted'];
+
+type Headers = Record<string, string | string[] | number | undefined>;
+
+export interface HopByHopOptions {
+  /** A WebSocket upgrade keeps `Connection: Upgrade` and its `Upgrade` header. */
+  upgrade?: boolean;
+  /** Also drop `transfer-encoding` (undici frames the body itself and refuses the header). */
+  dropFraming?: boolean;
+}
+
+/** Header names a Connection header nominates as hop-by-hop (`keep-alive, X-Trace` → `x-trace`). */
+export function nominatedByConnection(connection: unknown): string[] {
+  if (typeof connection !== 'string' && !Array.isArray(connection)) return [];
+  const text = Array.isArray(connection) ? connection.join(',') : connection;
+  if (USUAL_CONNECTION.has(text)) return [];
+  const names: string[] = [];
+  for (const token of text.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && !PROTECTED.has(name)) names.push(name);
+  }
+  return names;
+}
+
+/** Removes hop-by-hop headers, in place (responses, and requests an engine reads from `req.headers`). */
+export function stripHopByHop<T extends Headers>(headers: T, options: HopByHopOptions = {}): T {
+  const h = headers as Headers;
+  const protocol = h.upgrade;
+  for (const name of nominatedByConnection(h.connection)) delete h[name];
+  for (const name of HOP_BY_HOP) delete h[name];
+  if (options.dropFraming) delete h['transfer-encoding'];
+  if (options.upgrade && protocol !== undefined) {
+    h.connection = 'Upgrade';
+    h.upgrade = protocol;
+  }
+  return headers;
+}
+
+/**
+ * Shapes a request's headers for the upstream, in place: hop-by-hop out, `Expect` out (the gateway already
+ * answered `100-continue`), the client's X-Forwarded-* and x-sticky-rerouted out, the Route's headers in.
+ */
+export function prepareUpstreamHeaders<T extends Headers>(
+  headers: T,
+  routeHeaders: Record<string, string>,
+  options: HopByHopOptions = {},
+): T {
+  const h = stripHopByHop(headers, options) as Headers;
+  delete h.expect;
+  for (const name of GATEWAY_OWNED) delete h[name];
+  Object.assign(h, routeHeaders);
+  return headers;
+}

@@ -286,8 +286,7 @@ export class StickyRouter extends EventEmitter {
     // A keep-alive connection the upstream closed while idle (a race with its keep-alive timeout): the app
     // never saw the request and the backend is fine. Retry once on the same backend, moving no one.
     if (
-      backend !== null &&
-      backend.servesStuck &&
+      backend?.servesStuck &&
       failure.reusedConnection === true &&
       kind === 'connect' &&
       !failure.bodySent &&

@@ -1,0 +1,666 @@
+// pnpm bench — what stickiness costs on the request path, measured in one run on this machine.
+//
+// Starts three backends (one nginx worker on three ports, or three node:http processes without nginx), then,
+// one at a time, every gateway on 127.0.0.1 — direct to a backend, the raw engines without stickiness (bare
+// node:http + undici, node-http-proxy, express + http-proxy-middleware, koa + http-proxy-middleware, fastify +
+// @fastify/http-proxy), and each of our adapters (node, express, koa, fastify) with stickiness off, lb-cookie
+// for new clients (no cookie sent), lb-cookie for returning clients (a valid cookie sent), app-cookie and
+// source-ip — loads each with wrk, and prints requests/s, p50, p99, proxy CPU µs per request (from
+// /proc/PID/stat), the ratio to direct and to the same framework's raw proxy, and issue 7's targets.
+//
+//   node test/bench/run.js        DURATION=5 WARMUP=3 THREADS=2 CONNS=50 BASE_PORT=19100 ONLY=<regex>
+//                                 BACKEND=nginx|node (default: nginx when installed)
+//                                 PROFILE=<regex>: run the matching gateways under --cpu-prof and print the
+//                                 top self-time entries of each (also kept in results/bench.json)
+//
+// Writes test/bench/results/bench.json, docs/benchmarks.svg (the chart) and the results section of
+// docs/benchmarks.md (between its bench:results markers). Every process it starts is stopped by its PID.
+
+const { spawn, spawnSync } = require('node:child_process');
+const {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { ensureBuilt, ROOT } = require('./build-packages');
+
+const DURATION = Number(process.env.DURATION || 5);
+const WARMUP = Number(process.env.WARMUP || 3);
+const THREADS = Number(process.env.THREADS || 2);
+const CONNS = Number(process.env.CONNS || 50);
+const BASE_PORT = Number(process.env.BASE_PORT || 19100);
+const ONLY = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
+const PROFILE = process.env.PROFILE ? new RegExp(process.env.PROFILE) : null;
+const PROXY_PORT = BASE_PORT;
+const BACKEND_PORTS = [BASE_PORT + 1, BASE_PORT + 2, BASE_PORT + 3];
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+const RESULTS = join(__dirname, 'results');
+const started = Date.now();
+
+const log = (line) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+// ---------------------------------------------------------------- what runs
+const FRAMEWORKS = [
+  { name: 'node', raw: 'raw-undici', rawLabel: 'bare node:http + undici Pool (the ceiling)' },
+  { name: 'express', raw: 'raw-express', rawLabel: 'express 5 + http-proxy-middleware 3' },
+  { name: 'koa', raw: 'raw-koa', rawLabel: 'koa 3 + http-proxy-middleware 3' },
+  { name: 'fastify', raw: 'raw-fastify', rawLabel: 'fastify 5 + @fastify/http-proxy (getUpstream)' },
+];
+const VARIANTS = [
+  { kind: 'off', stickiness: 'off', label: 'stickiness off' },
+  { kind: 'lb-new', stickiness: 'lb-cookie', label: 'lb-cookie, new client (no cookie sent)' },
+  {
+    kind: 'lb-returning',
+    stickiness: 'lb-cookie',
+    cookie: true,
+    label: 'lb-cookie, returning clients (valid cookies for each backend in turn)',
+  },
+  { kind: 'app-cookie', stickiness: 'app-cookie', label: 'app-cookie (follows SID; no cookie sent)' },
+  { kind: 'source-ip', stickiness: 'source-ip', label: 'source-ip' },
+];
+
+/**
+ * The run order. Each framework is a block: its raw engine, our five variants, and the raw engine again, so
+ * that a drift of the machine during the block (other work starting or stopping) shows in both sides of the
+ * ratio: the reference is the mean of the two raw runs, as direct is the mean of the first and last runs.
+ */
+function scenarios() {
+  const list = [{ name: 'direct', framework: null, kind: 'direct', label: 'wrk → backend, no proxy' }];
+  list.push({
+    name: 'node-http-proxy',
+    framework: null,
+    kind: 'raw',
+    env: { ADAPTER: 'node-http-proxy' },
+    label: 'node:http + http-proxy 1 (keep-alive agent)',
+  });
+  for (const fw of FRAMEWORKS) {
+    const raw = { framework: fw.name, kind: 'raw', env: { ADAPTER: fw.raw } };
+    list.push({ ...raw, name: fw.raw, label: fw.rawLabel });
+    for (const v of VARIANTS)
+      list.push({
+        name: `${fw.name}-${v.kind}`,
+        framework: fw.name,
+        kind: v.kind,
+        env: { ADAPTER: fw.name, STICKINESS: v.stickiness },
+        cookie: v.cookie,
+        label: `@stickyroute/${fw.name}, ${v.label}`,
+      });
+    list.push({ ...raw, name: `${fw.raw}-end`, label: `${fw.rawLabel}, again after the block` });
+  }
+  list.push({ name: 'direct-end', framework: null, kind: 'direct', label: 'wrk → backend, no proxy (end)' });
+  return list.filter((s) => s.kind === 'direct' || ONLY === null || ONLY.test(s.name));
+}
+
+// ---------------------------------------------------------------- processes
+const live = new Map(); // pid -> child
+function startProcess(command, args, logFile, env = {}) {
+  const out = openSync(logFile, 'a');
+  const child = spawn(command, args, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+  live.set(child.pid, child);
+  child.on('exit', () => live.delete(child.pid));
+  return child;
+}
+function stopProcess(child) {
+  if (!live.has(child.pid)) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+function stopAll() {
+  for (const child of live.values()) child.kill('SIGKILL');
+}
+process.on('exit', stopAll);
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => {
+    stopAll();
+    process.exit(130);
+  });
+
+function portOpen(port) {
+  return new Promise((done) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+async function waitForPort(port, child, what) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (await portOpen(port)) return;
+    if (child !== undefined && !live.has(child.pid))
+      throw new Error(`${what} exited before listening on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on ${port} within 15 s`);
+}
+
+/** utime + stime of `pids` and their direct children (nginx workers), in ticks. */
+function cpuTicks(pids) {
+  const all = new Set(pids);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (pids.includes(Number(fields[1]))) all.add(Number(entry));
+    } catch {}
+  }
+  let total = 0;
+  for (const pid of all) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return total;
+}
+function machineTicks() {
+  const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const n = values.map(Number);
+  const idle = n[3] + n[4];
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+// ---------------------------------------------------------------- backends
+async function startBackends(runDir) {
+  const nginx = spawnSync('nginx', ['-v']).error === undefined;
+  const useNginx = process.env.BACKEND ? process.env.BACKEND === 'nginx' : nginx;
+  if (useNginx && !nginx)
+    throw new Error('BACKEND=nginx, but nginx is not installed (apt-get install nginx)');
+  if (useNginx) {
+    const prefix = join(runDir, 'backend');
+    mkdirSync(join(prefix, 'tmp'), { recursive: true });
+    let conf = readFileSync(join(__dirname, 'conf', 'backend-nginx.conf'), 'utf8');
+    BACKEND_PORTS.forEach((port, i) => {
+      conf = conf.replace(`@PORT${i + 1}@`, String(port));
+    });
+    writeFileSync(join(prefix, 'nginx.conf'), conf);
+    const args = [
+      '-p',
+      `${prefix}/`,
+      '-c',
+      join(prefix, 'nginx.conf'),
+      '-e',
+      join(prefix, 'error.log'),
+      '-g',
+      'daemon off;',
+    ];
+    const child = startProcess('nginx', args, join(runDir, 'backend.log'));
+    for (const port of BACKEND_PORTS) await waitForPort(port, child, 'nginx backend');
+    return {
+      kind: 'nginx',
+      version: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim(),
+      pids: [child.pid],
+    };
+  }
+  log(
+    'nginx is not installed: three node:http backends instead (BACKEND=node); each costs more CPU than nginx',
+  );
+  const pids = [];
+  for (const [i, port] of BACKEND_PORTS.entries()) {
+    const child = startProcess(
+      process.execPath,
+      [join(__dirname, 'backend.js'), String(port), String(i + 1)],
+      join(runDir, `backend${i + 1}.log`),
+    );
+    await waitForPort(port, child, `node backend ${i + 1}`);
+    pids.push(child.pid);
+  }
+  return { kind: 'node', version: `node ${process.version}`, pids };
+}
+
+// ---------------------------------------------------------------- load
+/** `cookies`: one Cookie header per request in turn (returning clients spread over the backends), or none. */
+function wrk(port, seconds, cookies) {
+  const script = join(__dirname, 'report.lua');
+  const args = [`-t${THREADS}`, `-c${CONNS}`, `-d${seconds}s`, '--timeout', '5s', '-s', script];
+  args.push(`http://127.0.0.1:${port}/`);
+  if (cookies) args.push('--', ...cookies);
+  const run = spawnSync('wrk', args, { encoding: 'utf8' });
+  const line = run.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
+  if (line === undefined) throw new Error(`wrk failed: ${run.stdout}${run.stderr}`);
+  const shown = args.map((a) =>
+    a.startsWith('STICKY=') ? `'${a.slice(0, 20)}…'` : a.replace(`${__dirname}/`, ''),
+  );
+  return { result: JSON.parse(line.slice(8)), command: `wrk ${shown.join(' ')}` };
+}
+
+async function measure(port, cookies, proxyPids, backendPids) {
+  wrk(port, WARMUP, cookies);
+  const p0 = proxyPids.length ? cpuTicks(proxyPids) : 0;
+  const b0 = cpuTicks(backendPids);
+  const m0 = machineTicks();
+  const { result, command } = wrk(port, DURATION, cookies);
+  const m1 = machineTicks();
+  const b1 = cpuTicks(backendPids);
+  const p1 = proxyPids.length ? cpuTicks(proxyPids) : 0;
+  const perRequest = (ticks) => (ticks * 1e6) / CLK_TCK / Math.max(1, result.requests);
+  return {
+    rps: result.rps,
+    p50Ms: result.p50_us / 1000,
+    p99Ms: result.p99_us / 1000,
+    requests: result.requests,
+    errors: result.err_connect + result.err_read + result.err_write + result.err_status + result.err_timeout,
+    proxyCpuUs: proxyPids.length ? perRequest(p1 - p0) : null,
+    backendCpuUs: perRequest(b1 - b0),
+    busyPct: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
+    command,
+  };
+}
+
+// ---------------------------------------------------------------- behaviour check
+function get(port, cookie) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/', agent: false, headers: cookie ? { cookie } : {} },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode, body: body.trim(), setCookie: res.headers['set-cookie'] ?? [] }),
+        );
+      },
+    );
+    req.setTimeout(5000, () => req.destroy(new Error('check timed out')));
+    req.on('error', reject);
+  });
+}
+
+/** Is the gateway doing what the scenario says? (A wrong cookie would measure the new-client path twice.) */
+async function check(scenario, cookies) {
+  const sets = (r, name) => r.setCookie.some((c) => c.startsWith(`${name}=`));
+  const first = await get(PROXY_PORT);
+  if (first.status !== 200) return `status ${first.status}`;
+  switch (scenario.kind) {
+    case 'lb-new':
+      return sets(first, 'STICKY') ? null : 'no STICKY cookie for a new client';
+    case 'lb-returning': {
+      for (const [i, cookie] of cookies.entries())
+        for (let k = 0; k < 2; k++) {
+          const r = await get(PROXY_PORT, cookie);
+          if (r.body !== `instance ${i + 1}` || !sets(r, 'STICKY'))
+            return `cookie ${i + 1} did not pin instance ${i + 1} (${r.body})`;
+        }
+      return null;
+    }
+    case 'app-cookie':
+      return sets(first, 'SID') && sets(first, 'STICKY') ? null : 'STICKY does not follow SID';
+    case 'source-ip': {
+      const again = await get(PROXY_PORT);
+      return again.body === first.body ? null : 'source-ip moved the client';
+    }
+    case 'off':
+    case 'raw': {
+      const bodies = new Set([first.body, (await get(PROXY_PORT)).body, (await get(PROXY_PORT)).body]);
+      if (sets(first, 'STICKY')) return 'a STICKY cookie with stickiness off';
+      return bodies.size === 3 ? null : `not round robin (${[...bodies].join(', ')})`;
+    }
+    default:
+      return null;
+  }
+}
+
+// ---------------------------------------------------------------- profiles
+/** The top self-time entries of the newest .cpuprofile in `dir`, as "share  function  file:line" lines. */
+function topOfProfile(dir, count) {
+  if (!existsSync(dir)) return '(no profile written)';
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  if (files.length === 0) return '(no profile written)';
+  const profile = JSON.parse(readFileSync(join(dir, files.sort().at(-1)), 'utf8'));
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  for (const id of profile.samples) {
+    const { functionName, url, lineNumber } = nodes.get(id).callFrame;
+    const file = url
+      .replace(/^file:\/\//, '')
+      .replace(`${ROOT}/`, '')
+      .replace(/.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '');
+    const key = `${functionName || '(anonymous)'}  ${file ? `${file}:${lineNumber + 1}` : ''}`.trim();
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = profile.samples.length;
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([key, n]) => `${((100 * n) / total).toFixed(1).padStart(5)}%  ${key}`)
+    .join('\n');
+}
+
+// ---------------------------------------------------------------- report
+const fmt = (n, digits = 0) =>
+  n === null || n === undefined || Number.isNaN(n)
+    ? '–'
+    : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function analyse(rows) {
+  const by = new Map(rows.map((r) => [r.name, r]));
+  const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+  const directs = rows.filter((r) => r.kind === 'direct' && r.rps !== undefined).map((r) => r.rps);
+  const direct = mean(directs.length ? directs : [Number.NaN]);
+  /** A framework's raw engine: the mean of its runs before and after the block. */
+  const rawOf = (fw) => {
+    const runs = [by.get(fw.raw), by.get(`${fw.raw}-end`)].filter((r) => r?.rps !== undefined);
+    if (runs.length === 0) return undefined;
+    return { rps: mean(runs.map((r) => r.rps)), proxyCpuUs: mean(runs.map((r) => r.proxyCpuUs)) };
+  };
+  for (const r of rows) {
+    if (r.rps === undefined) continue;
+    r.xDirect = r.rps / direct;
+    const fw = FRAMEWORKS.find((f) => f.name === r.framework);
+    const raw = fw && r.kind !== 'raw' ? rawOf(fw) : undefined;
+    if (raw !== undefined) {
+      r.xRaw = r.rps / raw.rps;
+      r.cpuOverRawUs = r.proxyCpuUs - raw.proxyCpuUs;
+    }
+  }
+  const targets = [];
+  for (const fw of FRAMEWORKS) {
+    const returning = by.get(`${fw.name}-lb-returning`);
+    const fresh = by.get(`${fw.name}-lb-new`);
+    if (rawOf(fw) === undefined) continue;
+    if (returning?.rps !== undefined) {
+      targets.push({
+        target: `1. ${fw.name}, lb-cookie returning ≥ 0.95× its raw proxy`,
+        figure: `${returning.xRaw.toFixed(2)}×`,
+        met: returning.xRaw >= 0.95,
+      });
+      targets.push({
+        target: `1. ${fw.name}, lb-cookie returning ≤ +3 µs CPU/request`,
+        figure: `${returning.cpuOverRawUs >= 0 ? '+' : ''}${returning.cpuOverRawUs.toFixed(1)} µs`,
+        met: returning.cpuOverRawUs <= 3,
+      });
+    }
+    if (fresh?.rps !== undefined)
+      targets.push({
+        target: `2. ${fw.name}, lb-cookie new client ≤ +5 µs CPU/request`,
+        figure: `${fresh.cpuOverRawUs >= 0 ? '+' : ''}${fresh.cpuOverRawUs.toFixed(1)} µs`,
+        met: fresh.cpuOverRawUs <= 5,
+      });
+  }
+  const nhp = by.get('node-http-proxy');
+  const ceiling = rawOf(FRAMEWORKS[0]);
+  for (const kind of ['lb-returning', 'lb-new']) {
+    const fast = by.get(`node-${kind}`);
+    if (fast?.rps === undefined) continue;
+    if (nhp?.rps !== undefined)
+      targets.push({
+        target: `4. @stickyroute/node ${kind} beats node-http-proxy`,
+        figure: `${fmt(fast.rps)} vs ${fmt(nhp.rps)} req/s (${(fast.rps / nhp.rps).toFixed(2)}×)`,
+        met: fast.rps > nhp.rps,
+      });
+    if (ceiling?.rps !== undefined)
+      targets.push({
+        target: `4. @stickyroute/node ${kind} within 10% of bare node:http + undici`,
+        figure: `${(fast.rps / ceiling.rps).toFixed(2)}×`,
+        met: fast.rps >= 0.9 * ceiling.rps,
+      });
+  }
+  return { direct, targets };
+}
+
+function markdownTable(rows) {
+  const lines = [
+    '| gateway | scenario | req/s | p50 ms | p99 ms | proxy CPU µs/req | × direct | × own raw | CPU vs raw | errors |',
+    '|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of rows) {
+    if (r.rps === undefined) {
+      lines.push(`| \`${r.name}\` | ${r.label} | ${r.skipped ?? 'failed'} | | | | | | | |`);
+      continue;
+    }
+    const delta =
+      r.cpuOverRawUs === undefined ? '–' : `${r.cpuOverRawUs >= 0 ? '+' : ''}${r.cpuOverRawUs.toFixed(1)}`;
+    lines.push(
+      `| \`${r.name}\` | ${r.label}${r.checkProblem ? ` ⚠ ${r.checkProblem}` : ''} | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.proxyCpuUs, 1)} | ${fmt(r.xDirect, 3)} | ${r.xRaw === undefined ? '–' : fmt(r.xRaw, 2)} | ${delta} | ${r.errors} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function targetsTable(targets) {
+  return [
+    '| target (issue 7) | figure | |',
+    '|:--|--:|:--|',
+    ...targets.map((t) => `| ${t.target} | ${t.figure} | ${t.met ? 'met' : '**missed**'} |`),
+  ].join('\n');
+}
+
+/** A horizontal bar chart of requests/s, one bar per scenario, ours in blue, raw engines in grey. */
+function svgChart(rows, meta) {
+  const data = rows.filter((r) => r.rps !== undefined);
+  const width = 980;
+  const left = 330;
+  const barArea = width - left - 110;
+  const rowH = 20;
+  const top = 58;
+  const height = top + data.length * rowH + 40;
+  const max = Math.max(...data.map((r) => r.rps));
+  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const colour = (r) => (r.kind === 'direct' ? '#2f7d32' : r.kind === 'raw' ? '#9e9e9e' : '#1e63b8');
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="12" y="22" font-size="15" font-weight="600">stickyroute: requests/s through each gateway (wrk -t${THREADS} -c${CONNS}, ${DURATION} s each; higher is better)</text>`,
+    `<text x="12" y="42" fill="#555">${esc(meta)} · green: direct to the backend · grey: raw engines without stickiness · blue: @stickyroute adapters</text>`,
+  ];
+  data.forEach((r, i) => {
+    const y = top + i * rowH;
+    const w = Math.max(1, (r.rps / max) * barArea);
+    out.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end">${esc(r.name)}</text>`);
+    out.push(
+      `<rect x="${left}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${colour(r)}"/>`,
+    );
+    const note = r.xRaw === undefined ? `${r.xDirect.toFixed(2)}× direct` : `${r.xRaw.toFixed(2)}× raw`;
+    out.push(
+      `<text x="${(left + w + 6).toFixed(1)}" y="${y + 14}" fill="#333">${fmt(r.rps)} · ${note}</text>`,
+    );
+  });
+  out.push(
+    `<text x="12" y="${height - 12}" fill="#777">Made by test/bench/run.js on ${esc(new Date().toISOString().slice(0, 10))}; proxy CPU per request and p50/p99 are in docs/benchmarks.md.</text>`,
+  );
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+function versions(backend) {
+  const pkg = (dir, name) => {
+    try {
+      const p = require.resolve(`${name}/package.json`, { paths: [join(ROOT, 'packages', dir)] });
+      return JSON.parse(readFileSync(p, 'utf8')).version;
+    } catch {
+      return '?';
+    }
+  };
+  const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  return {
+    node: process.version,
+    wrk: `${wrkVersion.stdout}${wrkVersion.stderr}`.split('\n')[0].trim(),
+    backend: backend.version,
+    express: pkg('express', 'express'),
+    'http-proxy-middleware': pkg('express', 'http-proxy-middleware'),
+    koa: pkg('koa', 'koa'),
+    fastify: pkg('fastify', 'fastify'),
+    '@fastify/http-proxy': pkg('fastify', '@fastify/http-proxy'),
+    '@fastify/reply-from': pkg('fastify', '@fastify/reply-from'),
+    undici: pkg('node', 'undici'),
+    'http-proxy': (() => {
+      try {
+        return require('http-proxy/package.json').version;
+      } catch {
+        return '?';
+      }
+    })(),
+  };
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  if (spawnSync('wrk', ['-v']).error !== undefined) {
+    console.error(
+      'pnpm bench needs wrk (https://github.com/wg/wrk): apt-get install wrk, brew install wrk. Nothing was measured.',
+    );
+    process.exit(1);
+  }
+  for (const port of [PROXY_PORT, ...BACKEND_PORTS])
+    if (await portOpen(port)) {
+      console.error(`127.0.0.1:${port} is in use; stop whatever listens there or set BASE_PORT.`);
+      process.exit(1);
+    }
+  const { ready, failed } = ensureBuilt(['core', 'node', 'express', 'koa', 'fastify']);
+  for (const [name, why] of Object.entries(failed))
+    log(`@stickyroute/${name} is not usable, its gateways are skipped:\n${why}`);
+  if (!ready.includes('core')) process.exit(1);
+
+  mkdirSync(RESULTS, { recursive: true });
+  const runDir = mkdtempSync(join(tmpdir(), 'stickyroute-bench-'));
+  const backend = await startBackends(runDir);
+  log(`backends (${backend.kind}) on 127.0.0.1:${BACKEND_PORTS.join(', ')}; gateways on :${PROXY_PORT}`);
+  const env = { PROXY_PORT: String(PROXY_PORT), BACKEND_PORTS: BACKEND_PORTS.join(',') };
+  process.env.BACKEND_PORTS = env.BACKEND_PORTS; // before gateway.js reads it
+  const { mintCookie } = require('./gateway');
+  // Returning clients: one valid cookie per backend, sent in turn (as many clients, each stuck to its own).
+  const cookies = BACKEND_PORTS.map((_, i) => mintCookie(i));
+
+  const rows = scenarios();
+  const profiles = [];
+  let current = null; // { key, child }
+  for (const scenario of rows) {
+    if (scenario.framework && !ready.includes(scenario.framework)) {
+      scenario.skipped = `skipped: @stickyroute/${scenario.framework} not built`;
+      continue;
+    }
+    const key = scenario.env ? JSON.stringify(scenario.env) : null;
+    if (current && current.key !== key) {
+      await stopProcess(current.child);
+      current = null;
+    }
+    try {
+      if (key && !current) {
+        // One process serves every scenario with its settings (lb-cookie new and returning): profile it if any matches.
+        const profiled = rows.some((r) => r.env && JSON.stringify(r.env) === key && PROFILE?.test(r.name));
+        const profileDir = join(runDir, 'profiles', scenario.name);
+        const args = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+        const gatewayEnv = { ...env, ...scenario.env };
+        const logFile = join(runDir, `${scenario.name}.log`);
+        const child = startProcess(
+          process.execPath,
+          [...args, join(__dirname, 'gateway.js')],
+          logFile,
+          gatewayEnv,
+        );
+        const served = rows.filter((r) => r.env && JSON.stringify(r.env) === key).map((r) => r.name);
+        if (profiled) profiles.push({ name: served.join(' + '), dir: profileDir });
+        current = { key, child };
+        await waitForPort(PROXY_PORT, child, scenario.name);
+      }
+      const sendCookies = scenario.cookie ? cookies : undefined;
+      if (current) scenario.checkProblem = await check(scenario, sendCookies);
+      const port = current ? PROXY_PORT : BACKEND_PORTS[0];
+      Object.assign(
+        scenario,
+        await measure(port, sendCookies, current ? [current.child.pid] : [], backend.pids),
+      );
+      log(
+        `${scenario.name.padEnd(22)} ${fmt(scenario.rps).padStart(8)} req/s  p50 ${fmt(scenario.p50Ms, 2)} ms  ` +
+          `p99 ${fmt(scenario.p99Ms, 2)} ms  proxy ${fmt(scenario.proxyCpuUs, 1)} µs/req${scenario.checkProblem ? `  ⚠ ${scenario.checkProblem}` : ''}`,
+      );
+    } catch (error) {
+      scenario.skipped = `failed: ${error.message.split('\n')[0]}`;
+      log(`${scenario.name}: ${scenario.skipped} (log: ${join(runDir, `${scenario.name}.log`)})`);
+    }
+  }
+  if (current) await stopProcess(current.child);
+  for (const child of [...live.values()]) await stopProcess(child);
+
+  for (const p of profiles) p.top = topOfProfile(p.dir, 15);
+  const profileReport = profiles.map(({ name, top }) => `${name}:\n${top}`).join('\n\n');
+  if (profileReport) console.log(`\nCPU profiles (self time, top entries):\n\n${profileReport}\n`);
+
+  const { direct, targets } = analyse(rows);
+  const date = new Date().toISOString();
+  const meta = `${date.slice(0, 16).replace('T', ' ')} UTC · node ${process.version} · ${backend.kind} backends · ${require('node:os').cpus().length} CPUs shared by wrk, proxy and backends`;
+  const table = markdownTable(rows);
+  const targetTable = targetsTable(targets);
+  const command = `DURATION=${DURATION} WARMUP=${WARMUP} THREADS=${THREADS} CONNS=${CONNS} node test/bench/run.js`;
+  const report = [
+    `Measured ${date.slice(0, 16).replace('T', ' ')} UTC with \`${command}\` (${Math.round((Date.now() - started) / 1000)} s in all).`,
+    `Each scenario: ${WARMUP} s wrk warm-up, then ${DURATION} s measured, \`wrk -t${THREADS} -c${CONNS}\`, keep-alive, \`GET /\` (a 11-byte body); direct = mean of the first and last direct runs (${fmt(direct)} req/s).`,
+    `Backends: ${backend.kind === 'nginx' ? `one nginx worker on three ports (${backend.version})` : 'three node:http processes (nginx not installed)'}. Machine: ${require('node:os').cpus().length} × ${require('node:os').cpus()[0]?.model ?? 'CPU'}, shared by wrk, the proxy and the backends (and anything else running), so absolute figures are noisy: compare ratios within one run.`,
+    '',
+    table,
+    '',
+    targetTable,
+  ].join('\n');
+  console.log(`\n${report}\n`);
+
+  const versionsUsed = versions(backend);
+  writeFileSync(
+    join(RESULTS, 'bench.json'),
+    JSON.stringify(
+      {
+        date,
+        command,
+        duration: DURATION,
+        warmup: WARMUP,
+        threads: THREADS,
+        conns: CONNS,
+        direct,
+        backend,
+        versions: versionsUsed,
+        rows,
+        targets,
+        profiles: profiles.map(({ name, top }) => ({ name, top })),
+      },
+      null,
+      2,
+    ),
+  );
+  const docs = join(ROOT, 'docs');
+  if (ONLY === null && existsSync(docs)) {
+    writeFileSync(join(docs, 'benchmarks.svg'), svgChart(rows, meta));
+    const md = join(docs, 'benchmarks.md');
+    if (existsSync(md)) {
+      const text = readFileSync(md, 'utf8');
+      const start = '<!-- bench:results:start -->';
+      const end = '<!-- bench:results:end -->';
+      if (text.includes(start) && text.includes(end)) {
+        const versionsLine = Object.entries(versionsUsed)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
+        const section = `${start}\n${report}\n\nVersions: ${versionsLine}.\n${end}`;
+        writeFileSync(
+          md,
+          text.slice(0, text.indexOf(start)) + section + text.slice(text.indexOf(end) + end.length),
+        );
+      }
+    }
+    log('wrote docs/benchmarks.svg and the results section of docs/benchmarks.md');
+  }
+  log(`results in ${join(RESULTS, 'bench.json')}; logs in ${runDir}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  stopAll();
+  process.exit(1);
+});

@@ -445,38 +445,55 @@ function targetsTable(targets) {
   ].join('\n');
 }
 
-/** A horizontal bar chart of requests/s, one bar per scenario, ours in blue, raw engines in grey. */
-function svgChart(rows, meta) {
-  const data = rows.filter((r) => r.rps !== undefined);
-  const width = 980;
-  const left = 330;
-  const barArea = width - left - 110;
-  const rowH = 20;
-  const top = 58;
-  const height = top + data.length * rowH + 40;
-  const max = Math.max(...data.map((r) => r.rps));
-  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const colour = (r) => (r.kind === 'direct' ? '#2f7d32' : r.kind === 'raw' ? '#9e9e9e' : '#1e63b8');
+/**
+ * Two horizontal bar charts side by side, one row per gateway: requests/s (higher is better) and proxy CPU
+ * per request (lower is better). Raw engines in grey, our adapters in blue; direct is given in the caption.
+ */
+function svgChart(rows, meta, direct) {
+  const data = rows.filter((r) => r.rps !== undefined && r.kind !== 'direct');
+  const width = 1120;
+  const label = 190;
+  const panel = 400;
+  const gap = 70;
+  const rowH = 19;
+  const top = 84;
+  const height = top + data.length * rowH + 36;
+  const maxRps = Math.max(...data.map((r) => r.rps));
+  const maxCpu = Math.max(...data.map((r) => r.proxyCpuUs ?? 0));
+  const esc = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const colour = (r) => (r.kind === 'raw' ? '#9e9e9e' : '#1e63b8');
+  const x1 = label;
+  const x2 = label + panel + gap;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="12" y="22" font-size="15" font-weight="600">stickyroute: requests/s through each gateway (wrk -t${THREADS} -c${CONNS}, ${DURATION} s each; higher is better)</text>`,
-    `<text x="12" y="42" fill="#555">${esc(meta)} · green: direct to the backend · grey: raw engines without stickiness · blue: @stickyroute adapters</text>`,
+    `<text x="12" y="22" font-size="15" font-weight="600">stickyroute: each gateway under wrk -t${THREADS} -c${CONNS} (${DURATION} s measured), one run</text>`,
+    `<text x="12" y="40" fill="#555">${esc(meta)}</text>`,
+    `<text x="12" y="56" fill="#555">grey: raw engines, round robin, no stickiness · blue: @stickyroute adapters · direct to the backend: ${fmt(direct)} req/s</text>`,
+    `<text x="${x1}" y="76" font-weight="600">requests/s (higher is better) · ratio to the framework's raw engine</text>`,
+    `<text x="${x2}" y="76" font-weight="600">proxy CPU µs per request (lower is better) · vs raw</text>`,
   ];
   data.forEach((r, i) => {
     const y = top + i * rowH;
-    const w = Math.max(1, (r.rps / max) * barArea);
-    out.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end">${esc(r.name)}</text>`);
+    const w1 = Math.max(1, (r.rps / maxRps) * (panel - 110));
+    const w2 = Math.max(1, ((r.proxyCpuUs ?? 0) / maxCpu) * (panel - 90));
+    const ratio = r.xRaw === undefined ? '' : ` · ${r.xRaw.toFixed(2)}×`;
+    const delta =
+      r.cpuOverRawUs === undefined ? '' : ` · ${r.cpuOverRawUs >= 0 ? '+' : ''}${r.cpuOverRawUs.toFixed(1)}`;
+    out.push(`<text x="${label - 8}" y="${y + 13}" text-anchor="end">${esc(r.name)}</text>`);
     out.push(
-      `<rect x="${left}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${colour(r)}"/>`,
+      `<rect x="${x1}" y="${y + 3}" width="${w1.toFixed(1)}" height="${rowH - 6}" fill="${colour(r)}"/>`,
     );
-    const note = r.xRaw === undefined ? `${r.xDirect.toFixed(2)}× direct` : `${r.xRaw.toFixed(2)}× raw`;
+    out.push(`<text x="${(x1 + w1 + 5).toFixed(1)}" y="${y + 13}" fill="#333">${fmt(r.rps)}${ratio}</text>`);
     out.push(
-      `<text x="${(left + w + 6).toFixed(1)}" y="${y + 14}" fill="#333">${fmt(r.rps)} · ${note}</text>`,
+      `<rect x="${x2}" y="${y + 3}" width="${w2.toFixed(1)}" height="${rowH - 6}" fill="${colour(r)}"/>`,
+    );
+    out.push(
+      `<text x="${(x2 + w2 + 5).toFixed(1)}" y="${y + 13}" fill="#333">${fmt(r.proxyCpuUs, 1)}${delta}</text>`,
     );
   });
   out.push(
-    `<text x="12" y="${height - 12}" fill="#777">Made by test/bench/run.js on ${esc(new Date().toISOString().slice(0, 10))}; proxy CPU per request and p50/p99 are in docs/benchmarks.md.</text>`,
+    `<text x="12" y="${height - 12}" fill="#777">Made by test/bench/run.js (pnpm bench); the table with p50/p99 and the targets is in docs/benchmarks.md.</text>`,
   );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -637,7 +654,7 @@ async function main() {
   );
   const docs = join(ROOT, 'docs');
   if (ONLY === null && existsSync(docs)) {
-    writeFileSync(join(docs, 'benchmarks.svg'), svgChart(rows, meta));
+    writeFileSync(join(docs, 'benchmarks.svg'), svgChart(rows, meta, direct));
     const md = join(docs, 'benchmarks.md');
     if (existsSync(md)) {
       const text = readFileSync(md, 'utf8');
@@ -659,8 +676,12 @@ async function main() {
   log(`results in ${join(RESULTS, 'bench.json')}; logs in ${runDir}`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  stopAll();
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    stopAll();
+    process.exit(1);
+  });
+}
+
+module.exports = { analyse, markdownTable, svgChart };

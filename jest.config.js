@@ -17,6 +17,8 @@ module.exports = {
     },
     { ...common, displayName: 'fuzz', testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
   ],
+  // Two workers on the project's 2-core machines: most suites wait on sockets and timers, not CPU.
+  maxWorkers: 2,
   coverageProvider: 'v8',
   collectCoverageFrom: ['packages/*/src/**/*.ts', '!packages/*/src/**/*.test.ts'],
   coverageReporters: ['text-summary', 'text'],

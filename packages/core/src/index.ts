@@ -17,7 +17,12 @@ export { BalancerCookieCodec } from './cookie/balancer-cookie-codec';
 export { readCookie } from './cookie/read-cookie';
 export { type CookieLifetime, parseSetCookieLifetime } from './cookie/set-cookie-lifetime';
 export { type HealthProbe, httpProbe } from './health/active-health-checker';
-export { classifyUpstreamError, closedAfterEarlierResponses, isIdempotent } from './health/upstream-failure';
+export {
+  classifyUpstreamError,
+  closedAfterEarlierResponses,
+  isIdempotent,
+  upstreamTimeoutError,
+} from './health/upstream-failure';
 export type { Backend, BackendState, BackendStats } from './pool/backend';
 export type { BackendPool, PoolEvents } from './pool/backend-pool';
 export {

@@ -12,6 +12,7 @@ import {
   rawReply,
   type StickyRouter,
   stripHopByHop,
+  upstreamTimeoutError,
   writeReply,
 } from '@stickyroute/core';
 import type { Request } from 'express';
@@ -45,8 +46,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
   const startTimer = (exchange: Exchange, proxyReq: ClientRequest) => {
     clearTimeout(exchange.timer);
     exchange.upstream = proxyReq;
-    const timeout = Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });
-    exchange.timer = setTimeout(() => proxyReq.destroy(timeout), router.timeoutMs);
+    exchange.timer = setTimeout(() => proxyReq.destroy(upstreamTimeoutError()), router.timeoutMs);
   };
 
   const failed = async (exchange: Exchange, error: Error, req: IncomingMessage, res: ServerResponse) => {

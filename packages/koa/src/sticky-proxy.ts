@@ -15,6 +15,7 @@ import {
   rawReply,
   type StickyRouter,
   stripHopByHop,
+  upstreamTimeoutError,
   writeReply,
 } from '@stickyroute/core';
 import { createProxyMiddleware, fixRequestBody, type RequestHandler } from 'http-proxy-middleware';
@@ -144,8 +145,7 @@ export class StickyProxy {
   private startTimer(exchange: Exchange, proxyReq: ClientRequest): void {
     clearTimeout(exchange.timer);
     exchange.upstream = proxyReq;
-    const timeout = Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });
-    exchange.timer = setTimeout(() => proxyReq.destroy(timeout), this.router.timeoutMs);
+    exchange.timer = setTimeout(() => proxyReq.destroy(upstreamTimeoutError()), this.router.timeoutMs);
   }
 
   private makeProxy(tls: boolean): RequestHandler {

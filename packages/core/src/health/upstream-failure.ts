@@ -65,3 +65,11 @@ export function closedAfterEarlierResponses(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * The error an adapter raises when no response headers arrived within `router.timeoutMs` (read as a timeout:
+ * 504). Made only when the timer fires: an Error captures a stack, too dear to build for every request.
+ */
+export function upstreamTimeoutError(): Error {
+  return Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });
+}

@@ -3,12 +3,11 @@
 // `prefix` option; outside it, the handler calls `next`, here a 404), with `trustProxy` as the trust-proxy
 // setting and WebSocket upgrades wired with `server.on('upgrade', handler.upgrade)`.
 
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StickyOptions } from '@stickyroute/core';
 import { createStickyHandler } from '@stickyroute/node';
 import type { GatewayExtras, GatewayHarness, StartedGateway } from './harness';
+import { serveGateway } from './serve-gateway';
 
 export const nodeHarness: GatewayHarness = {
   name: 'node',
@@ -28,26 +27,6 @@ export const nodeHarness: GatewayHarness = {
       }
       handler(req, res, notFound(res));
     };
-    const server = extras.https ? https.createServer(extras.https, listener) : http.createServer(listener);
-    server.on('upgrade', handler.upgrade);
-    // Upgraded WebSockets are no longer the HTTP server's to close: track every socket.
-    const sockets = new Set<Socket>();
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    return {
-      url: `${extras.https ? 'https' : 'http'}://127.0.0.1:${port}`,
-      router: handler.router,
-      async close() {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          for (const socket of sockets) socket.destroy();
-        });
-        await handler.close();
-      },
-    };
+    return serveGateway(listener, handler, extras);
   },
 };

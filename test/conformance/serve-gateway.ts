@@ -1,0 +1,42 @@
+// The part every harness shares: serve a request listener on 127.0.0.1:0 (HTTP or HTTPS), wire WebSocket
+// upgrades, and close it all — including upgraded sockets, which are no longer the HTTP server's to close.
+
+import http, { type RequestListener } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { StickyRouter } from '@stickyroute/core';
+import type { GatewayExtras, StartedGateway } from './harness';
+
+export interface ServedAdapter {
+  router: StickyRouter;
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): Promise<void> | void;
+}
+
+export async function serveGateway(
+  listener: RequestListener,
+  adapter: ServedAdapter,
+  extras: GatewayExtras,
+): Promise<StartedGateway> {
+  const server = extras.https ? https.createServer(extras.https, listener) : http.createServer(listener);
+  server.on('upgrade', adapter.upgrade);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${extras.https ? 'https' : 'http'}://127.0.0.1:${port}`,
+    router: adapter.router,
+    async close() {
+      await adapter.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+  };
+}

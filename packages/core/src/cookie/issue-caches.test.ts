@@ -1,7 +1,10 @@
 // The caches that keep the decision path free of HMACs and string building (issue 7) never answer with a
 // value or a Set-Cookie line made for other dates or attributes: whatever the order of calls, each answer
-// is what an empty cache would have produced.
+// is what an empty cache would have produced. That includes lb-cookie's per-backend memo.
 
+import { createStickyRouter } from '../router';
+import { FakeClock } from '../testing/fake-clock';
+import { cookieAttributes, cookiePair, request, withCookie } from '../testing/requests';
 import { BalancerCookieCodec } from './balancer-cookie-codec';
 import { BalancerCookieWriter } from './balancer-cookie-writer';
 
@@ -56,4 +59,33 @@ test('issue answers each (value, lifetime, secure) with its own Set-Cookie lines
     expect(writer.issue(value, lifetime, secure)).toEqual(
       new BalancerCookieWriter(options).issue(value, lifetime, secure),
     );
+});
+
+test('lb-cookie re-issues per backend from its memo only for the same second, dates and scheme', async () => {
+  const clock = new FakeClock();
+  const router = createStickyRouter({
+    backends: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'],
+    stickiness: { type: 'lb-cookie', duration: '10m', maxLifetime: '15m' },
+    secret: SECRET,
+    clock,
+  });
+  const issue = async (req = request()) => {
+    const route = await router.route(req);
+    const cookies = router.responseCookies(route);
+    router.release(route);
+    return cookies;
+  };
+  const first = await issue();
+  expect(await issue(request({ secure: true }))).not.toEqual(first); // the other backend, and Secure
+  const again = await issue();
+  expect(cookieAttributes(again[0]!).secure).toBeUndefined();
+  // A returning client past the idle period's reach: maxLifetime caps `expires`, so only Max-Age moves.
+  const pair = cookiePair(first);
+  clock.advance(8 * 60_000);
+  const capped = await issue(withCookie(pair));
+  clock.advance(1000);
+  const later = await issue(withCookie(pair));
+  expect(cookieAttributes(capped[0]!)['max-age']).toBe(String(7 * 60));
+  expect(cookieAttributes(later[0]!)['max-age']).toBe(String(7 * 60 - 1));
+  await router.close();
 });

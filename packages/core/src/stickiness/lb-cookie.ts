@@ -2,12 +2,29 @@
 // re-issues the cookie with a fresh expiry (as ALB does); `maxLifetime` bounds the total from the first issue
 // (HAProxy maxlife). Both dates live inside the signed value and are enforced here, not by the browser.
 
+import type { Backend } from '../pool/backend';
 import type { Route, RouteRequest, RouteState } from '../types';
+
+/** The Set-Cookie lines last issued for a backend, and the dates and scheme they were made for. */
+interface Issued {
+  /** The second they were made in (Max-Age counts from it, even when maxLifetime caps `expires`). */
+  nowSec: number;
+  expires: number;
+  born: number;
+  secure: boolean;
+  cookies: readonly string[];
+}
+
 import { type Lookup, type PolicyContext, readBalancerCookie, type StickinessPolicy } from './policy';
 
 export class LbCookiePolicy implements StickinessPolicy {
   readonly placement = 'balance';
   private readonly maxAgeSec: number;
+  /**
+   * New clients of a backend within one second get the same lines: one lookup here instead of the token's,
+   * the value's and the Set-Cookie lines' (which, cold in memory, made 10,000 backends 2.6× slower than 3).
+   */
+  private readonly lastIssued = new WeakMap<Backend, Issued>();
 
   constructor(
     private readonly ctx: PolicyContext,
@@ -30,8 +47,27 @@ export class LbCookiePolicy implements StickinessPolicy {
     let expires = nowSec + this.maxAgeSec;
     if (this.maxLifetimeMs !== null)
       expires = Math.min(expires, born + Math.round(this.maxLifetimeMs / 1000));
+    const secure = route.state.secure;
+    const last = this.lastIssued.get(backend);
+    if (
+      last !== undefined &&
+      last.nowSec === nowSec &&
+      last.expires === expires &&
+      last.born === born &&
+      last.secure === secure
+    )
+      return last.cookies;
     const value = this.ctx.codec.encode(this.ctx.tokenFor(backend), expires, born);
     const lifetime = this.ctx.persistentCookie ? { maxAge: expires - nowSec } : {};
-    return this.ctx.writer.issue(value, lifetime, route.state.secure);
+    const cookies = this.ctx.writer.issue(value, lifetime, secure);
+    if (last === undefined) this.lastIssued.set(backend, { nowSec, expires, born, secure, cookies });
+    else {
+      last.nowSec = nowSec;
+      last.expires = expires;
+      last.born = born;
+      last.secure = secure;
+      last.cookies = cookies;
+    }
+    return cookies;
   }
 }

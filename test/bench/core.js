@@ -21,7 +21,8 @@ if (typeof global.gc !== 'function') {
 }
 
 const { ensureBuilt, ROOT } = require('./build-packages');
-const built = process.argv[2] === '--scenario' ? { ready: ['core'] } : ensureBuilt(['core']);
+const isChild = process.argv[2] === '--scenario' || process.argv[2] === '--memory';
+const built = isChild ? { ready: ['core'] } : ensureBuilt(['core']);
 if (built.ready.length === 0) {
   console.error(`@stickyroute/core does not build:\n${built.failed.core}`);
   process.exit(1);
@@ -274,45 +275,59 @@ function heapUsed() {
   return process.memoryUsage().heapUsed;
 }
 
-async function memory() {
-  const COUNT = 100_000;
-  const out = {};
+const HEAP_CLIENTS = 100_000;
+const ipOf = (k) => request({}, `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`);
 
+/** Heap bytes per client through a router, once its bounded caches are warm. */
+async function perClient(stickiness, requestOf, extra) {
+  const router = routerOf(3, stickiness, extra);
+  for (let k = 0; k < 20_000; k++) await decide(router, requestOf(k + HEAP_CLIENTS * 2));
+  const start = heapUsed();
+  for (let k = 0; k < HEAP_CLIENTS; k++) await decide(router, requestOf(k));
+  const bytes = (heapUsed() - start) / HEAP_CLIENTS;
+  await router.close();
+  return bytes;
+}
+
+/** Each heap figure is taken in a process of its own, so no other measurement's garbage lands in it. */
+const MEMORY = {
   // The in-memory store on its own: one entry per source-ip client (key "ip:<address>", value a backend id).
-  const store = new MemoryStore({ maxEntries: 1_000_000 });
-  const before = heapUsed();
-  for (let k = 0; k < COUNT; k++)
-    await store.setIfAbsent(
-      `ip:10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`,
-      'http://10.0.0.1:8080',
-      1200_000,
-    );
-  out.memoryStoreEntry = (heapUsed() - before) / COUNT;
-  if (store.size() !== COUNT) throw new Error('store lost entries');
-
-  // Through the router, per client, once the bounded caches are warm.
-  const perClient = async (stickiness, requestOf, extra) => {
-    const router = routerOf(3, stickiness, extra);
-    for (let k = 0; k < 20_000; k++) await decide(router, requestOf(k + COUNT * 2));
-    const start = heapUsed();
-    for (let k = 0; k < COUNT; k++) await decide(router, requestOf(k));
-    const bytes = (heapUsed() - start) / COUNT;
-    await router.close();
+  async memoryStoreEntry() {
+    const store = new MemoryStore({ maxEntries: 1_000_000 });
+    const before = heapUsed();
+    for (let k = 0; k < HEAP_CLIENTS; k++)
+      await store.setIfAbsent(
+        `ip:10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`,
+        'http://10.0.0.1:8080',
+        1200_000,
+      );
+    const bytes = (heapUsed() - before) / HEAP_CLIENTS;
+    if (store.size() !== HEAP_CLIENTS) throw new Error('store lost entries');
     return bytes;
-  };
-  const ipOf = (k) => request({}, `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`);
-  out.sourceIpPerClient = await perClient({ type: 'source-ip' }, ipOf, { storeSize: 1_000_000 });
-  out.lbCookieNewPerClient = await perClient({ type: 'lb-cookie' }, ipOf);
-  const lb = routerOf(3, { type: 'lb-cookie' });
-  const nowSec = Math.floor(Date.now() / 1000);
-  const codec = new BalancerCookieCodec([SECRET]);
-  const token = codec.backendToken(lb.pool.members[0].id);
-  await lb.close();
+  },
+  sourceIpPerClient: () => perClient({ type: 'source-ip' }, ipOf, { storeSize: 1_000_000 }),
+  lbCookieNewPerClient: () => perClient({ type: 'lb-cookie' }, ipOf),
   // Every returning client with its own cookie value (distinct birth dates): the verify cache stays bounded.
-  out.lbCookieReturningPerClient = await perClient({ type: 'lb-cookie' }, (k) =>
-    request({ cookie: `STICKY=${codec.encode(token, nowSec + 1200, nowSec - (k % 1_000_000))}` }),
-  );
-  out.appCookiePerClient = await perClient({ type: 'app-cookie', appCookie: 'SID' }, ipOf);
+  lbCookieReturningPerClient() {
+    const nowSec = Math.floor(Date.now() / 1000);
+    const codec = new BalancerCookieCodec([SECRET]);
+    const token = codec.backendToken(backendsOf(3)[0]);
+    return perClient({ type: 'lb-cookie' }, (k) =>
+      request({ cookie: `STICKY=${codec.encode(token, nowSec + 1200, nowSec - (k % 1_000_000))}` }),
+    );
+  },
+  appCookiePerClient: () => perClient({ type: 'app-cookie', appCookie: 'SID' }, ipOf),
+};
+
+function memory() {
+  const out = {};
+  for (const name of Object.keys(MEMORY)) {
+    const child = spawnSync(process.execPath, ['--expose-gc', __filename, '--memory', name], {
+      encoding: 'utf8',
+    });
+    if (child.status !== 0) throw new Error(`heap figure ${name} failed:\n${child.stderr}`);
+    out[name] = Number(child.stdout);
+  }
   return out;
 }
 
@@ -322,7 +337,7 @@ function fmt(ns) {
 
 async function main() {
   console.error(`bench:core — node ${process.version}, ${BATCHES} batches × ${BATCH} ops per figure`);
-  const mem = await memory(); // first, on a fresh heap
+  const mem = memory();
   const rows = decisionPath();
   const ring = ringRebuild();
 
@@ -454,7 +469,15 @@ async function main() {
   );
 }
 
-if (process.argv[2] === '--scenario') {
+if (process.argv[2] === '--memory') {
+  MEMORY[process.argv[3]]().then(
+    (bytes) => process.stdout.write(String(bytes)),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+} else if (process.argv[2] === '--scenario') {
   runScenario(process.argv[3], Number(process.argv[4])).then(
     (result) => process.stdout.write(JSON.stringify(result)),
     (error) => {

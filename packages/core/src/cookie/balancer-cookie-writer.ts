@@ -12,8 +12,8 @@ export interface CookieLifetimeAttributes {
 }
 
 const CACHE_SIZE = 1024;
-/** lastByValue keeps one entry per value issued lately: new clients of 10,000 backends within one second fit. */
-const VALUE_CACHE_SIZE = 16_384;
+/** lastByValue keeps one entry per value issued lately (lb-cookie's new clients have a memo per backend). */
+const VALUE_CACHE_SIZE = 4096;
 const EPOCH = new Date(0);
 
 export class BalancerCookieWriter {

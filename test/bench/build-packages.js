@@ -33,7 +33,7 @@ function ensureBuilt(names, log = (line) => process.stderr.write(`${line}\n`)) {
   const failed = {};
   for (const name of names) {
     if (!existsSync(join(ROOT, 'packages', name, 'src', 'index.ts'))) {
-      failed[name] = 'no packages/' + name + '/src/index.ts yet';
+      failed[name] = `no packages/${name}/src/index.ts yet`;
       continue;
     }
     if (isStale(name)) {

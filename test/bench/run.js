@@ -621,7 +621,7 @@ async function main() {
   const command = `DURATION=${DURATION} WARMUP=${WARMUP} THREADS=${THREADS} CONNS=${CONNS} node test/bench/run.js`;
   const report = [
     `Measured ${date.slice(0, 16).replace('T', ' ')} UTC with \`${command}\` (${Math.round((Date.now() - started) / 1000)} s in all).`,
-    `Each scenario: ${WARMUP} s wrk warm-up, then ${DURATION} s measured, \`wrk -t${THREADS} -c${CONNS}\`, keep-alive, \`GET /\` (a 11-byte body); direct = mean of the first and last direct runs (${fmt(direct)} req/s).`,
+    `Each scenario: ${WARMUP} s wrk warm-up, then ${DURATION} s measured, \`wrk -t${THREADS} -c${CONNS}\`, keep-alive, \`GET /\` (an 11-byte body); direct = mean of the first and last direct runs (${fmt(direct)} req/s).`,
     `Backends: ${backend.kind === 'nginx' ? `one nginx worker on three ports (${backend.version})` : 'three node:http processes (nginx not installed)'}. Machine: ${require('node:os').cpus().length} × ${require('node:os').cpus()[0]?.model ?? 'CPU'}, shared by wrk, the proxy and the backends (and anything else running), so absolute figures are noisy: compare ratios within one run.`,
     '',
     table,

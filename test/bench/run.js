@@ -39,6 +39,13 @@ const CONNS = Number(process.env.CONNS || 50);
 const BASE_PORT = Number(process.env.BASE_PORT || 19100);
 const ONLY = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
 const PROFILE = process.env.PROFILE ? new RegExp(process.env.PROFILE) : null;
+// PIN=1: the gateway alone on CPU 1, wrk and the backends on CPU 0 (taskset), so the gateway's CPU time is
+// not inflated by sharing its core's caches with the load generator. Both sides still compete for nothing else.
+const PIN = process.env.PIN === '1';
+/** [command, args] run on `cpus` when PIN=1 (taskset execs it: the PID stays the command's). */
+function onCpus(cpus, command, args) {
+  return PIN ? ['taskset', ['-c', cpus, command, ...args]] : [command, args];
+}
 const PROXY_PORT = BASE_PORT;
 const BACKEND_PORTS = [BASE_PORT + 1, BASE_PORT + 2, BASE_PORT + 3];
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
@@ -118,6 +125,10 @@ function stopProcess(child) {
     });
     child.kill('SIGTERM');
   });
+}
+/** Every process still running, with SIGTERM (nginx's master then stops its worker too). */
+async function stopAllGracefully() {
+  for (const child of [...live.values()]) await stopProcess(child);
 }
 function stopAll() {
   for (const child of live.values()) child.kill('SIGKILL');
@@ -203,7 +214,7 @@ async function startBackends(runDir) {
       '-g',
       'daemon off;',
     ];
-    const child = startProcess('nginx', args, join(runDir, 'backend.log'));
+    const child = startProcess(...onCpus('0', 'nginx', args), join(runDir, 'backend.log'));
     for (const port of BACKEND_PORTS) await waitForPort(port, child, 'nginx backend');
     return {
       kind: 'nginx',
@@ -234,7 +245,7 @@ function wrk(port, seconds, cookies) {
   const args = [`-t${THREADS}`, `-c${CONNS}`, `-d${seconds}s`, '--timeout', '5s', '-s', script];
   args.push(`http://127.0.0.1:${port}/`);
   if (cookies) args.push('--', ...cookies);
-  const run = spawnSync('wrk', args, { encoding: 'utf8' });
+  const run = spawnSync(...onCpus('0', 'wrk', args), { encoding: 'utf8' });
   const line = run.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (line === undefined) throw new Error(`wrk failed: ${run.stdout}${run.stderr}`);
   const shown = args.map((a) =>
@@ -580,8 +591,7 @@ async function main() {
         const gatewayEnv = { ...env, ...scenario.env };
         const logFile = join(runDir, `${scenario.name}.log`);
         const child = startProcess(
-          process.execPath,
-          [...args, join(__dirname, 'gateway.js')],
+          ...onCpus('1', process.execPath, [...args, join(__dirname, 'gateway.js')]),
           logFile,
           gatewayEnv,
         );
@@ -607,7 +617,7 @@ async function main() {
     }
   }
   if (current) await stopProcess(current.child);
-  for (const child of [...live.values()]) await stopProcess(child);
+  await stopAllGracefully();
 
   for (const p of profiles) p.top = topOfProfile(p.dir, 15);
   const profileReport = profiles.map(({ name, top }) => `${name}:\n${top}`).join('\n\n');
@@ -684,4 +694,20 @@ if (require.main === module) {
   });
 }
 
-module.exports = { analyse, markdownTable, svgChart };
+module.exports = {
+  analyse,
+  markdownTable,
+  svgChart,
+  // for ab.js, the paired comparison
+  startBackends,
+  startProcess,
+  stopAllGracefully,
+  waitForPort,
+  portOpen,
+  cpuTicks,
+  wrk,
+  log,
+  BACKEND_PORTS,
+  CLK_TCK,
+  onCpus,
+};

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import {
   type RouteRequest,
   rawReply,
@@ -15,6 +16,7 @@ import {
 } from '@stickyroute/core';
 import type { Application, NextFunction, Request, Response } from 'express';
 import { createProxyEngine, type Exchange } from './proxy-engine';
+
 import { clientOfUpgrade } from './upgrade-client';
 
 export interface ExpressStickyOptions extends StickyOptions {
@@ -42,14 +44,18 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
   const middleware = (req: Request, res: Response, next: NextFunction) => {
     if (prefix !== undefined && !isUnder(req.path, prefix)) return next();
     lastApp = req.app;
-    const exchange = { clientAskedClose: /\bclose\b/i.test(req.headers.connection ?? '') } as Exchange;
-    res.once('close', () => {
-      exchange.closed = true;
-      clearTimeout(exchange.timer);
-      if (exchange.route) router.release(exchange.route);
-    });
-    const ip = req.ip ?? req.socket.remoteAddress ?? '';
-    router.route(routeRequest(req, ip, req.secure)).then((route) => {
+    const connection = req.headers.connection;
+    const exchange = {
+      clientAskedClose: connection !== undefined && /\bclose\b/i.test(connection),
+    } as Exchange;
+    engine.track(res, exchange);
+    // Without `trust proxy` (Express's default) req.ip and req.secure are the socket's, read directly: the
+    // getters would parse X-Forwarded-For and X-Forwarded-Proto on every request only to ignore them.
+    const trusting = req.app.settings['trust proxy'];
+    const socket = req.socket as TLSSocket;
+    const ip = trusting ? req.ip : socket.remoteAddress;
+    const secure = trusting ? req.secure : socket.encrypted === true;
+    router.route(routeRequest(req, ip ?? socket.remoteAddress ?? '', secure)).then((route) => {
       exchange.route = route;
       if (exchange.closed) return router.release(route);
       if (route.backend === null) return writeReply(res, router.reply(503));
@@ -61,11 +67,7 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
     if (prefix !== undefined && !isUnder((req.url ?? '/').split('?')[0]!, prefix)) return;
     const exchange = {} as Exchange;
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => {
-      exchange.closed = true;
-      clearTimeout(exchange.timer);
-      if (exchange.route) router.release(exchange.route);
-    });
+    engine.track(socket as Socket, exchange);
     const client = clientOfUpgrade(req, lastApp);
     void router.route(routeRequest(req, client.ip, client.secure)).then((route) => {
       exchange.route = route;

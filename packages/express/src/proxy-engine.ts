@@ -1,6 +1,14 @@
 // The proxying half of the Express adapter: http-proxy-middleware (v3) instances with keep-alive agents,
 // wired to the core at the three points the adapter protocol names — upstream response (append the balancer
 // cookies), upstream failure (the core's failover: retry elsewhere, 502, 504) and the upstream timeout.
+//
+// It runs HPM with `ejectPlugins` and registers its own handlers as HPM's one plugin. HPM's default plugins
+// cost every request work we do not want: the logger plugin builds a URL and a log line per response for a
+// logger that prints nothing, the debug plugin adds two listeners per request. What they guard against is
+// covered here: every error has our handler, and a client that goes away destroys the upstream request
+// (HPM's fix for server-sent events, which outlive a response that was never ended).
+// The hot path allocates no closures: the exchange hangs on the request under a symbol, and the listeners are
+// module functions that find it there.
 
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -12,16 +20,16 @@ import {
   rawReply,
   type StickyRouter,
   stripHopByHop,
+  UpstreamDeadlines,
   upstreamTimeoutError,
   writeReply,
 } from '@stickyroute/core';
 import type { Request } from 'express';
-import { createProxyMiddleware, fixRequestBody } from 'http-proxy-middleware';
+import { createProxyMiddleware, fixRequestBody, type Plugin } from 'http-proxy-middleware';
 
-/** One proxied request or upgrade: its current route (a retry replaces it) and the upstream timer. */
+/** One proxied request or upgrade: its current route (a retry replaces it) and its upstream request. */
 export interface Exchange {
   route: Route;
-  timer?: NodeJS.Timeout;
   /** The request to the upstream, once made: whether it reused a keep-alive connection matters on failure. */
   upstream?: ClientRequest;
   /** The client went away (or the upgrade socket closed): nothing more is written. */
@@ -32,25 +40,57 @@ export interface Exchange {
 }
 
 export interface ProxyEngine {
+  /** Watches the client's side of the exchange: when it closes, the route is released (once). */
+  track(client: ServerResponse | Socket, exchange: Exchange): void;
   web(req: IncomingMessage, res: ServerResponse, exchange: Exchange): void;
   ws(req: IncomingMessage, socket: Socket, head: Buffer, exchange: Exchange): void;
   close(): void;
 }
 
-export function createProxyEngine(router: StickyRouter): ProxyEngine {
-  const exchanges = new WeakMap<IncomingMessage, Exchange>();
-  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+const kExchange = Symbol('stickyroute.exchange');
+/** On an upstream response: the client's response it is piped to. */
+const kClient = Symbol('stickyroute.client');
+type Tracked = IncomingMessage & { [kExchange]?: Exchange };
+type TrackedClient = (ServerResponse | Socket) & { [kExchange]?: Exchange };
+type UpstreamResponse = IncomingMessage & { [kClient]?: ServerResponse };
+type UpgradeRequest = ClientRequest & { [kExchange]?: Exchange };
 
-  // No response headers within the timeout: the request is destroyed with a timeout error, which the error
-  // handler turns into a 504 (http-proxy's own proxyTimeout aborts, which reads as a reset: a retry).
-  const startTimer = (exchange: Exchange, proxyReq: ClientRequest) => {
-    clearTimeout(exchange.timer);
+const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Tracked)[kExchange];
+
+/** An upstream that dies mid-body must not leave the client waiting for the rest. */
+function upstreamClosed(this: UpstreamResponse): void {
+  if (!this.complete) this[kClient]?.destroy();
+}
+export function createProxyEngine(router: StickyRouter): ProxyEngine {
+  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  // No response headers within the timeout: the upstream request is destroyed with a timeout error, which
+  // the error handler turns into a 504 (http-proxy's own proxyTimeout aborts, which reads as a reset: a retry).
+  const deadlines = new UpstreamDeadlines<Exchange>(router.timeoutMs, (exchange) =>
+    exchange.upstream?.destroy(upstreamTimeoutError()),
+  );
+  const sent = (exchange: Exchange, proxyReq: ClientRequest) => {
     exchange.upstream = proxyReq;
-    exchange.timer = setTimeout(() => proxyReq.destroy(upstreamTimeoutError()), router.timeoutMs);
+    deadlines.watch(exchange);
   };
 
+  // One listener for every client (no closure per request): the response is over, finished or cut. A
+  // response cut before its end also cuts the upstream request (a stream, server-sent events).
+  function clientClosed(this: TrackedClient): void {
+    const exchange = this[kExchange]!;
+    exchange.closed = true;
+    deadlines.unwatch(exchange);
+    if (!(this as ServerResponse).writableFinished) exchange.upstream?.destroy();
+    if (exchange.route) router.release(exchange.route);
+  }
+  /** The upstream answered an upgrade (101 or not): an error after this is a dropped connection. */
+  function upgradeAnswered(this: UpgradeRequest): void {
+    const exchange = this[kExchange]!;
+    exchange.answered = true;
+    deadlines.unwatch(exchange);
+  }
+
   const failed = async (exchange: Exchange, error: Error, req: IncomingMessage, res: ServerResponse) => {
-    clearTimeout(exchange.timer);
+    deadlines.unwatch(exchange);
     const responseStarted = res.headersSent;
     const next = await router.failover(exchange.route, {
       error,
@@ -68,61 +108,64 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
     } else writeReply(res, next.reply);
   };
 
+  const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
+    proxyServer.on('proxyReq', (proxyReq, req) => {
+      const exchange = exchangeOf(req);
+      if (exchange) sent(exchange, proxyReq);
+      fixRequestBody(proxyReq, req); // a body parser ran before us: send what it parsed
+    });
+    proxyServer.on('proxyReqWs', (proxyReq, req) => {
+      const exchange = exchangeOf(req);
+      if (!exchange) return;
+      sent(exchange, proxyReq);
+      (proxyReq as UpgradeRequest)[kExchange] = exchange;
+      proxyReq.once('response', upgradeAnswered).once('upgrade', upgradeAnswered);
+    });
+    proxyServer.on('proxyRes', (proxyRes, req, res) => {
+      const exchange = exchangeOf(req);
+      if (!exchange) return;
+      deadlines.unwatch(exchange);
+      router.succeeded(exchange.route);
+      const headers = proxyRes.headers;
+      const appCookies = headers['set-cookie'];
+      const cookies = router.responseCookies(exchange.route, appCookies);
+      // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
+      if (cookies.length > 0)
+        headers['set-cookie'] = appCookies ? appCookies.concat(cookies) : cookies.slice();
+      stripHopByHop(headers);
+      if (exchange.clientAskedClose) headers.connection = 'close';
+      (proxyRes as UpstreamResponse)[kClient] = res;
+      proxyRes.on('close', upstreamClosed);
+    });
+    proxyServer.on('error', (error, req, target) => {
+      const exchange = req && exchangeOf(req);
+      if (!exchange) return void target?.destroy();
+      // The client went away and its upstream request was cut: not the upstream's fault, nothing to answer.
+      if (exchange.closed) return;
+      if (target instanceof http.ServerResponse) return void failed(exchange, error, req, target);
+      // A WebSocket: http-proxy ends the socket right after this handler returns, so the answer is
+      // written now and the upgrade is not retried elsewhere (the client reconnects).
+      const socket = target as Socket;
+      if (!exchange.answered) {
+        deadlines.unwatch(exchange);
+        const reply = router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
+        if (socket.writable) socket.write(rawReply(reply));
+        void router.failover(exchange.route, { error, responseStarted: true });
+      }
+      socket.destroy();
+    });
+  };
+
   const makeProxy = (tls: boolean) =>
     createProxyMiddleware<IncomingMessage, ServerResponse>({
-      router: (req) => exchanges.get(req)?.route.backend?.origin,
-      // The full original URL goes upstream, also under `app.use('/api', …)`.
-      pathRewrite: (path, req) => (req as Partial<Request>).originalUrl ?? path,
+      router: (req) => exchangeOf(req)?.route.backend?.origin,
       // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
       changeOrigin: tls,
       secure: true,
       xfwd: false,
       agent: tls ? agents.https : agents.http,
-      on: {
-        proxyReq: (proxyReq, req) => {
-          const exchange = exchanges.get(req);
-          if (exchange) startTimer(exchange, proxyReq);
-          fixRequestBody(proxyReq, req); // a body parser ran before us: send what it parsed
-        },
-        proxyReqWs: (proxyReq, req) => {
-          const exchange = exchanges.get(req);
-          if (!exchange) return;
-          startTimer(exchange, proxyReq);
-          const answered = () => {
-            clearTimeout(exchange.timer);
-            exchange.answered = true;
-          };
-          proxyReq.once('response', answered).once('upgrade', answered);
-        },
-        proxyRes: (proxyRes, req, res) => {
-          const exchange = exchanges.get(req);
-          if (!exchange) return;
-          clearTimeout(exchange.timer);
-          router.succeeded(exchange.route);
-          const appCookies = proxyRes.headers['set-cookie'];
-          const cookies = router.responseCookies(exchange.route, appCookies);
-          // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
-          if (cookies.length > 0) proxyRes.headers['set-cookie'] = [...(appCookies ?? []), ...cookies];
-          stripHopByHop(proxyRes.headers);
-          if (exchange.clientAskedClose) proxyRes.headers.connection = 'close';
-          // An upstream that dies mid-body must not leave the client waiting for the rest.
-          proxyRes.once('close', () => proxyRes.complete || res.destroy());
-        },
-        error: (error, req, target) => {
-          const exchange = req && exchanges.get(req);
-          if (!exchange) return void target?.destroy();
-          if (target instanceof http.ServerResponse) return void failed(exchange, error, req, target);
-          // A WebSocket: http-proxy ends the socket right after this handler returns, so the answer is
-          // written now and the upgrade is not retried elsewhere (the client reconnects).
-          if (!exchange.answered) {
-            clearTimeout(exchange.timer);
-            const reply = router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
-            if (target.writable) target.write(rawReply(reply));
-            void router.failover(exchange.route, { error, responseStarted: true });
-          }
-          target.destroy();
-        },
-      },
+      ejectPlugins: true,
+      plugins: [handlers],
     });
   const proxies: Record<string, ReturnType<typeof makeProxy>> = {
     'http:': makeProxy(false),
@@ -130,19 +173,27 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
   };
 
   const web = (req: IncomingMessage, res: ServerResponse, exchange: Exchange) => {
-    exchanges.set(req, exchange);
+    (req as Tracked)[kExchange] = exchange;
+    // The full original URL goes upstream, also under `app.use('/api', …)`.
+    const originalUrl = (req as Partial<Request>).originalUrl;
+    if (originalUrl !== undefined) req.url = originalUrl;
     prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders);
     void proxies[exchange.route.backend!.url.protocol]!(req, res, () => writeReply(res, router.reply(502)));
   };
 
   return {
+    track(client, exchange) {
+      (client as TrackedClient)[kExchange] = exchange;
+      client.on('close', clientClosed);
+    },
     web,
     ws(req, socket, head, exchange) {
-      exchanges.set(req, exchange);
+      (req as Tracked)[kExchange] = exchange;
       prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders, { upgrade: true });
       proxies[exchange.route.backend!.url.protocol]!.upgrade(req, socket, head);
     },
     close() {
+      deadlines.close();
       agents.http.destroy();
       agents.https.destroy();
     },

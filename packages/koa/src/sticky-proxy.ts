@@ -2,6 +2,13 @@
 // DESIGN.md's "Traps in the proxy engines" say: keep-alive agents; balancer cookies appended to the
 // upstream's Set-Cookie in `on.proxyRes`, before HPM copies headers with `res.setHeader`; our own `on.error`
 // (its third argument is a Socket for WebSockets) mapping failures through `router.failover()`.
+//
+// As in @stickyroute/express, HPM runs with `ejectPlugins` and our handlers as its one plugin: its default
+// plugins build a log line per response for a logger that prints nothing and add two listeners per request.
+// What they guard against is covered here: every error has our handler, and a client that goes away cuts the
+// upstream request (HPM's fix for server-sent events). Timeouts are watched by one interval for all requests
+// (the core's UpstreamDeadlines), and the per-request listeners are methods found through a symbol, not
+// closures.
 
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -15,15 +22,20 @@ import {
   rawReply,
   type StickyRouter,
   stripHopByHop,
+  UpstreamDeadlines,
   upstreamTimeoutError,
   writeReply,
 } from '@stickyroute/core';
-import { createProxyMiddleware, fixRequestBody, type RequestHandler } from 'http-proxy-middleware';
+import {
+  createProxyMiddleware,
+  fixRequestBody,
+  type Plugin,
+  type RequestHandler,
+} from 'http-proxy-middleware';
 
-/** One proxied request or upgrade: its current route (a retry replaces it) and the upstream timer. */
+/** One proxied request or upgrade: its current route (a retry replaces it) and its upstream request. */
 interface Exchange {
   route?: Route;
-  timer?: NodeJS.Timeout;
   /** The request to the upstream, once made: whether it reused a keep-alive connection matters on failure. */
   upstream?: ClientRequest;
   /** The upstream answered the WebSocket upgrade (101 or not): the client socket is no longer ours to answer on. */
@@ -37,16 +49,51 @@ interface Exchange {
   closed: boolean;
 }
 
+const kExchange = Symbol('stickyroute.exchange');
+/** On an upstream response: the client's response it is piped to. */
+const kClient = Symbol('stickyroute.client');
+type Tracked = (IncomingMessage | ServerResponse | Socket | ClientRequest) & { [kExchange]?: Exchange };
+type UpstreamResponse = IncomingMessage & { [kClient]?: ServerResponse };
+const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Tracked)[kExchange];
+
+/** An upstream that dies mid-body must not leave the client waiting for the rest. */
+function upstreamClosed(this: UpstreamResponse): void {
+  if (!this.complete) this[kClient]?.destroy();
+}
+
 export class StickyProxy {
-  private readonly exchanges = new WeakMap<IncomingMessage, Exchange>();
   private readonly agents = {
     http: new http.Agent({ keepAlive: true }),
     https: new https.Agent({ keepAlive: true }),
   };
   private readonly proxies: Record<string, RequestHandler>;
+  // No response headers within the timeout: the upstream request is destroyed with a timeout error, which
+  // the error handler turns into a 504 (http-proxy's own proxyTimeout would look like a reset: a retry).
+  private readonly deadlines: UpstreamDeadlines<Exchange>;
+  /** The client's response (or upgrade socket) closed: finished, or the client went away. */
+  private readonly clientClosed: (this: Tracked) => void;
+  /** The upstream answered an upgrade (101 or not): an error after this is a dropped connection. */
+  private readonly upgradeAnswered: (this: Tracked) => void;
 
   constructor(private readonly router: StickyRouter) {
     this.proxies = { 'http:': this.makeProxy(false), 'https:': this.makeProxy(true) };
+    const deadlines = new UpstreamDeadlines<Exchange>(router.timeoutMs, (exchange) =>
+      exchange.upstream?.destroy(upstreamTimeoutError()),
+    );
+    this.deadlines = deadlines;
+    this.clientClosed = function (this: Tracked) {
+      const exchange = this[kExchange]!;
+      exchange.closed = true;
+      deadlines.unwatch(exchange);
+      // Cut before its end (a stream, server-sent events): the upstream request goes too.
+      if (!(this as ServerResponse).writableFinished) exchange.upstream?.destroy();
+      if (exchange.route) router.release(exchange.route);
+    };
+    this.upgradeAnswered = function (this: Tracked) {
+      const exchange = this[kExchange]!;
+      exchange.upgraded = true;
+      deadlines.unwatch(exchange);
+    };
   }
 
   /**
@@ -64,7 +111,7 @@ export class StickyProxy {
       rawBody,
       closed: false,
     };
-    const over = new Promise<void>((resolve) => res.once('close', resolve));
+    const over = new Promise<void>((resolve) => res.on('close', resolve));
     this.start(req, exchange, request, res, (reply) => writeReply(res, reply));
     return over;
   }
@@ -79,6 +126,7 @@ export class StickyProxy {
 
   /** Closes idle upstream connections (the router is closed by its owner). */
   close(): void {
+    this.deadlines.close();
     this.agents.http.destroy();
     this.agents.https.destroy();
   }
@@ -90,18 +138,15 @@ export class StickyProxy {
     client: ServerResponse | Socket,
     answer: (reply: Reply) => void,
   ): void {
-    client.once('close', () => {
-      exchange.closed = true;
-      clearTimeout(exchange.timer);
-      if (exchange.route) this.router.release(exchange.route);
-    });
+    (client as Tracked)[kExchange] = exchange;
+    client.on('close', this.clientClosed);
     this.router
       .route(request)
       .then((route) => {
         exchange.route = route;
         if (exchange.closed) return this.router.release(route);
         if (route.backend === null) return answer(this.router.reply(503));
-        this.exchanges.set(req, exchange);
+        (req as Tracked)[kExchange] = exchange;
         this.forward(req, client, exchange);
       })
       .catch(() => answer(this.router.reply(502)));
@@ -120,9 +165,11 @@ export class StickyProxy {
   }
 
   private async failed(req: IncomingMessage, res: ServerResponse, error: Error): Promise<void> {
-    const exchange = this.exchanges.get(req);
+    const exchange = exchangeOf(req);
     if (!exchange?.route) return void res.destroy();
-    clearTimeout(exchange.timer);
+    // The client went away and its upstream request was cut: not the upstream's fault, nothing to answer.
+    if (exchange.closed) return;
+    this.deadlines.unwatch(exchange);
     const responseStarted = res.headersSent;
     const next = await this.router.failover(exchange.route, {
       error,
@@ -140,72 +187,71 @@ export class StickyProxy {
     } else writeReply(res, next.reply);
   }
 
-  // No response headers within the timeout: the request is destroyed with a timeout error, which the
-  // error handler turns into a 504 (http-proxy's own proxyTimeout would look like a reset: a retry).
-  private startTimer(exchange: Exchange, proxyReq: ClientRequest): void {
-    clearTimeout(exchange.timer);
+  private sent(exchange: Exchange, proxyReq: ClientRequest): void {
     exchange.upstream = proxyReq;
-    exchange.timer = setTimeout(() => proxyReq.destroy(upstreamTimeoutError()), this.router.timeoutMs);
+    this.deadlines.watch(exchange);
   }
 
   private makeProxy(tls: boolean): RequestHandler {
+    const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
+      proxyServer.on('proxyReq', (proxyReq, req) => {
+        const exchange = exchangeOf(req);
+        if (exchange) this.sent(exchange, proxyReq);
+        // A body parser ran before us: send the bytes it read, else re-encode what it parsed (`req.body`).
+        if (exchange?.rawBody === undefined || !req.readableEnded) return fixRequestBody(proxyReq, req);
+        proxyReq.setHeader('content-length', Buffer.byteLength(exchange.rawBody));
+        proxyReq.write(exchange.rawBody);
+      });
+      proxyServer.on('proxyReqWs', (proxyReq, req) => {
+        const exchange = exchangeOf(req);
+        if (!exchange) return;
+        this.sent(exchange, proxyReq);
+        // Whether it upgrades or answers plainly (piped to the socket), an error after that is a dropped
+        // connection, not a reply to write.
+        (proxyReq as Tracked)[kExchange] = exchange;
+        proxyReq.once('response', this.upgradeAnswered).once('upgrade', this.upgradeAnswered);
+      });
+      proxyServer.on('proxyRes', (proxyRes, req, res) => {
+        const exchange = exchangeOf(req);
+        if (!exchange?.route) return;
+        this.deadlines.unwatch(exchange);
+        this.router.succeeded(exchange.route);
+        const headers = proxyRes.headers;
+        const appCookies = headers['set-cookie'];
+        const cookies = this.router.responseCookies(exchange.route, appCookies);
+        // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
+        if (cookies.length > 0)
+          headers['set-cookie'] = appCookies ? appCookies.concat(cookies) : cookies.slice();
+        stripHopByHop(headers);
+        if (exchange.clientAskedClose) headers.connection = 'close';
+        (proxyRes as UpstreamResponse)[kClient] = res;
+        proxyRes.on('close', upstreamClosed);
+      });
+      proxyServer.on('error', (error, req, target) => {
+        if (target instanceof http.ServerResponse)
+          return void this.failed(req, target, error).catch(() => target.destroy());
+        // A WebSocket: http-proxy ends the socket right after this handler, so the answer is written
+        // now and there is no retry on another backend (the client reconnects).
+        const socket = target as Socket | undefined;
+        const exchange = req && exchangeOf(req);
+        if (exchange?.route && !exchange.upgraded && !exchange.closed) {
+          this.deadlines.unwatch(exchange);
+          const reply = this.router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
+          if (socket?.writable) socket.write(rawReply(reply));
+          void this.router.failover(exchange.route, { error, responseStarted: true });
+        }
+        socket?.destroy();
+      });
+    };
     return createProxyMiddleware<IncomingMessage, ServerResponse>({
-      router: (req) => this.exchanges.get(req)?.route?.backend?.origin,
+      router: (req) => exchangeOf(req)?.route?.backend?.origin,
       // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
       changeOrigin: tls,
       secure: true,
       xfwd: false, // the core's upstreamHeaders carry X-Forwarded-*, from Koa's notion of the client
       agent: tls ? this.agents.https : this.agents.http,
-      on: {
-        proxyReq: (proxyReq, req) => {
-          const exchange = this.exchanges.get(req);
-          if (exchange) this.startTimer(exchange, proxyReq);
-          // A body parser ran before us: send the bytes it read, else re-encode what it parsed (`req.body`).
-          if (exchange?.rawBody === undefined || !req.readableEnded) return fixRequestBody(proxyReq, req);
-          proxyReq.setHeader('content-length', Buffer.byteLength(exchange.rawBody));
-          proxyReq.write(exchange.rawBody);
-        },
-        proxyReqWs: (proxyReq, req) => {
-          const exchange = this.exchanges.get(req);
-          if (!exchange) return;
-          this.startTimer(exchange, proxyReq);
-          // Whether it upgrades or answers plainly (piped to the socket), an error after that is a dropped
-          // connection, not a reply to write.
-          const answered = () => {
-            clearTimeout(exchange.timer);
-            exchange.upgraded = true;
-          };
-          proxyReq.once('response', answered).once('upgrade', answered);
-        },
-        proxyRes: (proxyRes, req, res) => {
-          const exchange = this.exchanges.get(req);
-          if (!exchange?.route) return;
-          clearTimeout(exchange.timer);
-          this.router.succeeded(exchange.route);
-          const appCookies = proxyRes.headers['set-cookie'];
-          const cookies = this.router.responseCookies(exchange.route, appCookies);
-          // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
-          if (cookies.length > 0) proxyRes.headers['set-cookie'] = [...(appCookies ?? []), ...cookies];
-          stripHopByHop(proxyRes.headers);
-          if (exchange.clientAskedClose) proxyRes.headers.connection = 'close';
-          // An upstream that dies mid-body must not leave the client waiting for the rest.
-          proxyRes.once('close', () => proxyRes.complete || res.destroy());
-        },
-        error: (error, req, target) => {
-          if (target instanceof http.ServerResponse)
-            return void this.failed(req, target, error).catch(() => target.destroy());
-          // A WebSocket: http-proxy ends the socket right after this handler, so the answer is written
-          // now and there is no retry on another backend (the client reconnects).
-          const exchange = this.exchanges.get(req);
-          if (exchange?.route && !exchange.upgraded) {
-            clearTimeout(exchange.timer);
-            const reply = this.router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
-            if (target.writable) target.write(rawReply(reply));
-            void this.router.failover(exchange.route, { error, responseStarted: true });
-          }
-          target.destroy();
-        },
-      },
+      ejectPlugins: true,
+      plugins: [handlers],
     });
   }
 }

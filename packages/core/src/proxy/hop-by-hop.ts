@@ -37,9 +37,9 @@ export function nominatedByConnection(connection: unknown): string[] {
 export function stripHopByHop<T extends Headers>(headers: T, options: HopByHopOptions = {}): T {
   const h = headers as Headers;
   const protocol = h.upgrade;
-  for (const name of nominatedByConnection(h.connection)) delete h[name];
-  for (const name of HOP_BY_HOP) delete h[name];
-  if (options.dropFraming) delete h['transfer-encoding'];
+  if (h.connection !== undefined) for (const name of nominatedByConnection(h.connection)) drop(h, name);
+  for (let i = 0; i < HOP_BY_HOP.length; i++) drop(h, HOP_BY_HOP[i]!);
+  if (options.dropFraming) drop(h, 'transfer-encoding');
   if (options.upgrade && protocol !== undefined) {
     h.connection = 'Upgrade';
     h.upgrade = protocol;
@@ -57,8 +57,16 @@ export function prepareUpstreamHeaders<T extends Headers>(
   options: HopByHopOptions = {},
 ): T {
   const h = stripHopByHop(headers, options) as Headers;
-  delete h.expect;
-  for (const name of GATEWAY_OWNED) delete h[name];
+  drop(h, 'expect');
+  for (let i = 0; i < GATEWAY_OWNED.length; i++) drop(h, GATEWAY_OWNED[i]!);
   Object.assign(h, routeHeaders);
   return headers;
+}
+
+/**
+ * `delete` only what is there: deleting is a slow runtime call even for an absent name, and deleting a
+ * present one turns the object into a slower dictionary, which is worth it only when it must go.
+ */
+function drop(headers: Headers, name: string): void {
+  if (headers[name] !== undefined) delete headers[name];
 }

@@ -56,7 +56,17 @@ interface Exchange {
   over: boolean;
   body?: Readable;
   relay?: BodyRelay;
+  /** What reply-from was last called with, for a failover to call it again. */
+  dest?: string;
+  hooks?: FastifyReplyFromHooks;
 }
+
+// The exchange hangs on the request (and on the raw response, for its 'close' listener) under a symbol: no
+// WeakMap lookups and no closures per request; the listeners are shared functions that find it there.
+const kExchange = Symbol('stickyroute.exchange');
+type Tracked = { [kExchange]?: Exchange };
+const exchangeOf = (request: AnyRequest | FastifyRequest): Exchange | undefined =>
+  (request as Tracked)[kExchange];
 
 async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOptions): Promise<void> {
   const { prefix } = options;
@@ -65,8 +75,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
   const router = new StickyRouter(options, { extraOptionKeys: ['prefix', 'tls'] });
   fastify.decorate('sticky', router);
   fastify.addHook('onClose', () => router.close());
-  const exchanges = new WeakMap<AnyRequest, Exchange>();
-  const routeOf = (request: AnyRequest): Route | null => exchanges.get(request)?.route ?? null;
+  const routeOf = (request: AnyRequest): Route | null => exchangeOf(request)?.route ?? null;
   // reply-from and the WebSocket proxy ask for the upstream synchronously: the route was chosen on onRequest.
   const upstreamOf = (request: AnyRequest): string => routeOf(request)?.backend?.origin ?? '';
   // Only the core says which X-Forwarded-* are true and whether the request was rerouted. Like a cloud
@@ -76,6 +85,14 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     const host = route?.backend?.url.protocol === 'http:' ? request.headers.host : undefined;
     return { ...(host === undefined ? {} : { host }), ...route?.upstreamHeaders };
   };
+  // 'close' fires once, whether the response finished, the client went away or a WebSocket ended.
+  function clientClosed(this: Tracked): void {
+    const exchange = this[kExchange]!;
+    exchange.over = true;
+    if (exchange.route !== null) router.release(exchange.route);
+  }
+  const upstreamFailed = (failed: AnyReply, { error }: { error: Error }): void =>
+    void failover(failed, error);
   // reply-from verifies nothing by default (`rejectUnauthorized: false`); a balancer must.
   const tls: ConnectionOptions = {
     ...options.tls,
@@ -84,12 +101,9 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
 
   async function choose(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const exchange: Exchange = { route: null, over: false };
-    exchanges.set(request, exchange);
-    // 'close' fires once, whether the response finished, the client went away or a WebSocket ended.
-    reply.raw.once('close', () => {
-      exchange.over = true;
-      if (exchange.route !== null) router.release(exchange.route);
-    });
+    (request as Tracked)[kExchange] = exchange;
+    (reply.raw as Tracked)[kExchange] = exchange;
+    reply.raw.on('close', clientClosed);
     const route = await router.route({
       method: request.method,
       url: request.url,
@@ -103,20 +117,23 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     else if (route.backend === null) return answer(reply, router.reply(503));
   }
 
+  // `hooks` is @fastify/http-proxy's own copy of the reply options for this request: set, not copied again.
   function forward(reply: AnyReply, dest: string, hooks: FastifyReplyFromHooks): AnyReply {
-    const exchange = exchanges.get(reply.request);
-    if (exchange?.body) reply.request.body = exchange.relay = new BodyRelay(exchange.body);
-    return reply.from(dest, {
-      ...hooks,
-      getUpstream: upstreamOf,
-      onError: (failed, { error }) => void failover(failed, dest, hooks, error),
-    });
+    const exchange = exchangeOf(reply.request);
+    if (exchange) {
+      exchange.dest = dest;
+      exchange.hooks = hooks;
+      if (exchange.body) reply.request.body = exchange.relay = new BodyRelay(exchange.body);
+    }
+    hooks.getUpstream = upstreamOf;
+    hooks.onError = upstreamFailed;
+    return reply.from(dest, hooks);
   }
 
   // reply-from retries on the same URL only and turns a refused connection into a 500; moving the request to
   // another backend (or answering 502/504) is the core's call.
-  async function failover(reply: AnyReply, dest: string, hooks: FastifyReplyFromHooks, error: Error) {
-    const exchange = exchanges.get(reply.request);
+  async function failover(reply: AnyReply, error: Error) {
+    const exchange = exchangeOf(reply.request);
     if (exchange?.route == null) return answer(reply, router.reply(502));
     try {
       const next = await router.failover(exchange.route, {
@@ -128,7 +145,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
       if (next.retry === undefined) return void answer(reply, next.reply);
       exchange.route = next.retry;
       if (exchange.over) router.release(next.retry);
-      else forward(reply, dest, hooks);
+      else forward(reply, exchange.dest!, exchange.hooks!);
     } catch {
       answer(reply, router.reply(502));
     }
@@ -140,16 +157,25 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     // No retries of reply-from's own: they reuse the same backend, and it re-sends a GET up to ten times
     // when the app itself answers 503.
     retryDelay: () => null,
-    rewriteRequestHeaders: (request, headers) =>
-      prepareUpstreamHeaders({ ...headers }, upstreamHeadersOf(request), { dropFraming: true }),
+    // Both header objects are reply-from's own copies for this request (of the client's headers, and undici's
+    // parse of the upstream's): shaped in place.
+    rewriteRequestHeaders: (request, headers) => {
+      const route = routeOf(request);
+      prepareUpstreamHeaders(headers, route?.upstreamHeaders ?? NO_HEADERS, { dropFraming: true });
+      // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
+      if (route?.backend?.url.protocol === 'http:' && request.headers.host !== undefined)
+        headers.host = request.headers.host;
+      return headers;
+    },
     rewriteHeaders: (headers, request) => {
-      const copy = stripHopByHop({ ...headers }, { dropFraming: true });
+      stripHopByHop(headers, { dropFraming: true });
       const route = request === undefined ? null : routeOf(request);
-      if (route === null) return copy;
+      if (route === null) return headers;
       router.succeeded(route);
-      const cookies = router.responseCookies(route, copy['set-cookie']);
-      if (cookies.length > 0) copy['set-cookie'] = [...listOf(copy['set-cookie']), ...cookies];
-      return copy;
+      const appCookies = headers['set-cookie'];
+      const cookies = router.responseCookies(route, appCookies);
+      if (cookies.length > 0) headers['set-cookie'] = listOf(appCookies).concat(cookies);
+      return headers;
     },
   };
 
@@ -158,7 +184,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
       // Bodies stream through untouched and unbounded by bodyLimit, whatever their content type.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (request, payload, done) => {
-        const exchange = exchanges.get(request);
+        const exchange = exchangeOf(request);
         if (exchange) exchange.body = payload;
         done(null, payload);
       });
@@ -203,6 +229,8 @@ function answer(reply: AnyReply, { status, headers, body }: Reply): AnyReply {
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
   return reply.code(status).headers(headers).send(body);
 }
+
+const NO_HEADERS: Record<string, string> = {};
 
 function listOf(value: string | string[] | number | undefined): string[] {
   if (value === undefined) return [];

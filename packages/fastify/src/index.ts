@@ -11,7 +11,7 @@ import httpProxy from '@fastify/http-proxy';
 import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import {
   closedAfterEarlierResponses,
-  prepareUpstreamHeaders,
+  copyUpstreamHeaders,
   type Reply,
   type Route,
   StickyConfigError,
@@ -157,15 +157,16 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     // No retries of reply-from's own: they reuse the same backend, and it re-sends a GET up to ten times
     // when the app itself answers 503.
     retryDelay: () => null,
-    // Both header objects are reply-from's own copies for this request (of the client's headers, and undici's
-    // parse of the upstream's): shaped in place.
+    // reply-from hands over its own copy of the client's headers, made by spreading, and adding the X-Forwarded-*
+    // to such a copy is slow in V8: a copy built in one pass replaces it. The response's headers are undici's
+    // parse, ours alone: shaped in place.
     rewriteRequestHeaders: (request, headers) => {
       const route = routeOf(request);
-      prepareUpstreamHeaders(headers, route?.upstreamHeaders ?? NO_HEADERS, { dropFraming: true });
+      const out = copyUpstreamHeaders(headers, route?.upstreamHeaders ?? NO_HEADERS, { dropFraming: true });
       // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
       if (route?.backend?.url.protocol === 'http:' && request.headers.host !== undefined)
-        headers.host = request.headers.host;
-      return headers;
+        out.host = request.headers.host;
+      return out;
     },
     rewriteHeaders: (headers, request) => {
       stripHopByHop(headers, { dropFraming: true });

@@ -1,6 +1,11 @@
 // Hop-by-hop headers stop at the gateway, and the gateway's own headers are never the client's.
 
-import { nominatedByConnection, prepareUpstreamHeaders, stripHopByHop } from './hop-by-hop';
+import {
+  copyUpstreamHeaders,
+  nominatedByConnection,
+  prepareUpstreamHeaders,
+  stripHopByHop,
+} from './hop-by-hop';
 import { rawReply } from './reply-writer';
 
 describe('stripHopByHop', () => {
@@ -60,6 +65,26 @@ test('prepareUpstreamHeaders replaces what a client claimed under the gateway’
     'x-forwarded-for': '10.0.0.9',
     'x-forwarded-proto': 'http',
   });
+});
+
+test('copyUpstreamHeaders builds what prepareUpstreamHeaders makes in place, leaving the original alone', () => {
+  const cases: Array<[Record<string, string | string[]>, { upgrade?: boolean; dropFraming?: boolean }]> = [
+    [{ host: 'a', cookie: 'x=1', connection: 'keep-alive', 'keep-alive': 'timeout=5' }, {}],
+    [{ host: 'a', connection: 'close, X-Trace', 'x-trace': '1', 'x-forwarded-for': '6.6.6.6' }, {}],
+    [
+      { host: 'a', 'transfer-encoding': 'chunked', te: 'trailers', expect: '100-continue' },
+      { dropFraming: true },
+    ],
+    [{ host: 'a', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' }, { upgrade: true }],
+    [{ host: 'a', 'set-cookie': ['a=1', 'b=2'], 'x-sticky-rerouted': '1' }, {}],
+  ];
+  const route = { 'x-forwarded-for': '10.0.0.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a' };
+  for (const [headers, options] of cases) {
+    const before = structuredClone(headers);
+    const copy = copyUpstreamHeaders(headers, route, options);
+    expect(headers).toEqual(before);
+    expect(copy).toEqual(prepareUpstreamHeaders(structuredClone(headers), route, options));
+  }
 });
 
 // writeReply is exercised against real servers by the conformance suite (test/conformance).

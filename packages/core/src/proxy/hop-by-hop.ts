@@ -63,6 +63,37 @@ export function prepareUpstreamHeaders<T extends Headers>(
   return headers;
 }
 
+const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
+const GATEWAY_OWNED_SET = new Set(GATEWAY_OWNED);
+
+/**
+ * What prepareUpstreamHeaders makes, as a new object built in one pass: for engines that hand over a copy of
+ * the client's headers made by spreading (reply-from). Adding names to a spread copy is slow in V8 (4–5 µs for
+ * three X-Forwarded-* on this project's bench machine, against 0.4 µs for a copy built name by name).
+ */
+export function copyUpstreamHeaders<T extends Headers>(
+  headers: T,
+  routeHeaders: Record<string, string>,
+  options: HopByHopOptions = {},
+): T {
+  const out: Headers = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP_SET.has(name) || GATEWAY_OWNED_SET.has(name) || name === 'expect')
+      continue;
+    if (options.dropFraming && name === 'transfer-encoding') continue;
+    out[name] = value;
+  }
+  if (headers.connection !== undefined)
+    for (const name of nominatedByConnection(headers.connection)) drop(out, name);
+  if (options.upgrade && headers.upgrade !== undefined) {
+    out.connection = 'Upgrade';
+    out.upgrade = headers.upgrade;
+  }
+  for (const name in routeHeaders) out[name] = routeHeaders[name];
+  return out as T;
+}
+
 /**
  * `delete` only what is there: deleting is a slow runtime call even for an absent name, and deleting a
  * present one turns the object into a slower dictionary, which is worth it only when it must go.

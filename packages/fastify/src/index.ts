@@ -117,7 +117,8 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     else if (route.backend === null) return answer(reply, router.reply(503));
   }
 
-  // `hooks` is @fastify/http-proxy's own copy of the reply options for this request: set, not copied again.
+  // `hooks` is @fastify/http-proxy's own copy of replyOptions for this request, its upstream already chosen
+  // by upstreamOf: passed on untouched (adding a property to that spread copy is slow in V8).
   function forward(reply: AnyReply, dest: string, hooks: FastifyReplyFromHooks): AnyReply {
     const exchange = exchangeOf(reply.request);
     if (exchange) {
@@ -125,8 +126,6 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
       exchange.hooks = hooks;
       if (exchange.body) reply.request.body = exchange.relay = new BodyRelay(exchange.body);
     }
-    hooks.getUpstream = upstreamOf;
-    hooks.onError = upstreamFailed;
     return reply.from(dest, hooks);
   }
 
@@ -145,7 +144,8 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
       if (next.retry === undefined) return void answer(reply, next.reply);
       exchange.route = next.retry;
       if (exchange.over) router.release(next.retry);
-      else forward(reply, exchange.dest!, exchange.hooks!);
+      // http-proxy's copy asks for the first upstream only: the retry asks the route again.
+      else forward(reply, exchange.dest!, { ...exchange.hooks, getUpstream: upstreamOf });
     } catch {
       answer(reply, router.reply(502));
     }
@@ -153,6 +153,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
 
   const replyOptions: FastifyReplyFromHooks = {
     getUpstream: upstreamOf,
+    onError: upstreamFailed,
     timeout: router.timeoutMs,
     // No retries of reply-from's own: they reuse the same backend, and it re-sends a GET up to ten times
     // when the app itself answers 503.

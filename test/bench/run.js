@@ -8,7 +8,7 @@
 // source-ip — loads each with wrk, and prints requests/s, p50, p99, proxy CPU µs per request (from
 // /proc/PID/stat), the ratio to direct and to the same framework's raw proxy, and issue 7's targets.
 //
-//   node test/bench/run.js        DURATION=5 WARMUP=3 THREADS=2 CONNS=50 BASE_PORT=19100 ONLY=<regex>
+//   node test/bench/run.js        PASSES=3 DURATION=4 WARMUP=3 THREADS=2 CONNS=50 BASE_PORT=19100 ONLY=<regex>
 //                                 BACKEND=nginx|node (default: nginx when installed)
 //                                 PROFILE=<regex>: run the matching gateways under --cpu-prof and print the
 //                                 top self-time entries of each (also kept in results/bench.json)
@@ -32,8 +32,11 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { ensureBuilt, ROOT } = require('./build-packages');
 
-const DURATION = Number(process.env.DURATION || 5);
+const DURATION = Number(process.env.DURATION || 4);
 const WARMUP = Number(process.env.WARMUP || 3);
+// The whole list is measured PASSES times over; each figure of the table is the median of its passes, and
+// each ratio is taken within a pass first (against that pass's direct and raw runs), then its median.
+const PASSES = Number(process.env.PASSES || 3);
 const THREADS = Number(process.env.THREADS || 2);
 const CONNS = Number(process.env.CONNS || 50);
 const BASE_PORT = Number(process.env.BASE_PORT || 19100);
@@ -363,7 +366,8 @@ const fmt = (n, digits = 0) =>
     ? '–'
     : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-function analyse(rows) {
+/** Ratios within one pass: to direct, to the framework's raw engine, and (node) to node-http-proxy. */
+function ratios(rows) {
   const by = new Map(rows.map((r) => [r.name, r]));
   const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
   const directs = rows.filter((r) => r.kind === 'direct' && r.rps !== undefined).map((r) => r.rps);
@@ -374,6 +378,7 @@ function analyse(rows) {
     if (runs.length === 0) return undefined;
     return { rps: mean(runs.map((r) => r.rps)), proxyCpuUs: mean(runs.map((r) => r.proxyCpuUs)) };
   };
+  const nhp = by.get('node-http-proxy');
   for (const r of rows) {
     if (r.rps === undefined) continue;
     r.xDirect = r.rps / direct;
@@ -383,13 +388,62 @@ function analyse(rows) {
       r.xRaw = r.rps / raw.rps;
       r.cpuOverRawUs = r.proxyCpuUs - raw.proxyCpuUs;
     }
+    if (r.framework === 'node' && r.kind !== 'raw' && nhp?.rps !== undefined) r.xNhp = r.rps / nhp.rps;
   }
+  return direct;
+}
+
+const median = (values) => {
+  const sorted = values.filter((v) => typeof v === 'number' && !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const MEDIAN_FIELDS = [
+  'rps',
+  'p50Ms',
+  'p99Ms',
+  'proxyCpuUs',
+  'backendCpuUs',
+  'busyPct',
+  'xDirect',
+  'xRaw',
+  'cpuOverRawUs',
+  'xNhp',
+];
+
+/**
+ * Each scenario's figures over the passes: ratios within each pass, then the median of every figure, and the
+ * range of `× own raw` (the passes' lowest and highest) to show how far the median can be trusted.
+ */
+function analyse(rows) {
+  const passes = Math.max(0, ...rows.map((r) => r.samples?.length ?? 0));
+  const directs = [];
+  const perPass = [];
+  for (let p = 0; p < passes; p++) {
+    const passRows = rows.map((r) => ({ ...r, ...(r.samples?.[p] ?? { rps: undefined }) }));
+    directs.push(ratios(passRows));
+    perPass.push(passRows);
+  }
+  rows.forEach((r, i) => {
+    const measured = perPass.map((passRows) => passRows[i]).filter((x) => x.rps !== undefined);
+    if (measured.length === 0) return;
+    for (const field of MEDIAN_FIELDS) r[field] = median(measured.map((x) => x[field]));
+    r.errors = measured.reduce((sum, x) => sum + (x.errors ?? 0), 0);
+    const xRaws = measured.map((x) => x.xRaw).filter((v) => v !== undefined);
+    if (xRaws.length > 1) r.xRawRange = [Math.min(...xRaws), Math.max(...xRaws)];
+  });
+  return { direct: median(directs), targets: targetsOf(rows), passes };
+}
+
+function targetsOf(rows) {
+  const by = new Map(rows.map((r) => [r.name, r]));
+  const signed = (us) => `${us >= 0 ? '+' : ''}${us.toFixed(1)} µs`;
   const targets = [];
   for (const fw of FRAMEWORKS) {
     const returning = by.get(`${fw.name}-lb-returning`);
     const fresh = by.get(`${fw.name}-lb-new`);
-    if (rawOf(fw) === undefined) continue;
-    if (returning?.rps !== undefined) {
+    if (returning?.xRaw !== undefined) {
       targets.push({
         target: `1. ${fw.name}, lb-cookie returning ≥ 0.95× its raw proxy`,
         figure: `${returning.xRaw.toFixed(2)}×`,
@@ -397,36 +451,35 @@ function analyse(rows) {
       });
       targets.push({
         target: `1. ${fw.name}, lb-cookie returning ≤ +3 µs CPU/request`,
-        figure: `${returning.cpuOverRawUs >= 0 ? '+' : ''}${returning.cpuOverRawUs.toFixed(1)} µs`,
+        figure: signed(returning.cpuOverRawUs),
         met: returning.cpuOverRawUs <= 3,
       });
     }
-    if (fresh?.rps !== undefined)
+    if (fresh?.cpuOverRawUs !== undefined)
       targets.push({
         target: `2. ${fw.name}, lb-cookie new client ≤ +5 µs CPU/request`,
-        figure: `${fresh.cpuOverRawUs >= 0 ? '+' : ''}${fresh.cpuOverRawUs.toFixed(1)} µs`,
+        figure: signed(fresh.cpuOverRawUs),
         met: fresh.cpuOverRawUs <= 5,
       });
   }
   const nhp = by.get('node-http-proxy');
-  const ceiling = rawOf(FRAMEWORKS[0]);
   for (const kind of ['lb-returning', 'lb-new']) {
     const fast = by.get(`node-${kind}`);
     if (fast?.rps === undefined) continue;
-    if (nhp?.rps !== undefined)
+    if (fast.xNhp !== undefined)
       targets.push({
         target: `4. @stickyroute/node ${kind} beats node-http-proxy`,
-        figure: `${fmt(fast.rps)} vs ${fmt(nhp.rps)} req/s (${(fast.rps / nhp.rps).toFixed(2)}×)`,
-        met: fast.rps > nhp.rps,
+        figure: `${fmt(fast.rps)} vs ${fmt(nhp.rps)} req/s (${fast.xNhp.toFixed(2)}×)`,
+        met: fast.xNhp > 1,
       });
-    if (ceiling?.rps !== undefined)
+    if (fast.xRaw !== undefined)
       targets.push({
         target: `4. @stickyroute/node ${kind} within 10% of bare node:http + undici`,
-        figure: `${(fast.rps / ceiling.rps).toFixed(2)}×`,
-        met: fast.rps >= 0.9 * ceiling.rps,
+        figure: `${fast.xRaw.toFixed(2)}×`,
+        met: fast.xRaw >= 0.9,
       });
   }
-  return { direct, targets };
+  return targets;
 }
 
 function markdownTable(rows) {
@@ -442,7 +495,7 @@ function markdownTable(rows) {
     const delta =
       r.cpuOverRawUs === undefined ? '–' : `${r.cpuOverRawUs >= 0 ? '+' : ''}${r.cpuOverRawUs.toFixed(1)}`;
     lines.push(
-      `| \`${r.name}\` | ${r.label}${r.checkProblem ? ` ⚠ ${r.checkProblem}` : ''} | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.proxyCpuUs, 1)} | ${fmt(r.xDirect, 3)} | ${r.xRaw === undefined ? '–' : fmt(r.xRaw, 2)} | ${delta} | ${r.errors} |`,
+      `| \`${r.name}\` | ${r.label}${r.checkProblem ? ` ⚠ ${r.checkProblem}` : ''} | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.proxyCpuUs, 1)} | ${fmt(r.xDirect, 3)} | ${r.xRaw === undefined ? '–' : `${fmt(r.xRaw, 2)}${r.xRawRange ? ` (${fmt(r.xRawRange[0], 2)}–${fmt(r.xRawRange[1], 2)})` : ''}`} | ${delta} | ${r.errors} |`,
     );
   }
   return lines.join('\n');
@@ -572,50 +625,53 @@ async function main() {
   const rows = scenarios();
   const profiles = [];
   let current = null; // { key, child }
-  for (const scenario of rows) {
-    if (scenario.framework && !ready.includes(scenario.framework)) {
-      scenario.skipped = `skipped: @stickyroute/${scenario.framework} not built`;
-      continue;
-    }
-    const key = scenario.env ? JSON.stringify(scenario.env) : null;
-    if (current && current.key !== key) {
-      await stopProcess(current.child);
-      current = null;
-    }
-    try {
-      if (key && !current) {
-        // One process serves every scenario with its settings (lb-cookie new and returning): profile it if any matches.
-        const profiled = rows.some((r) => r.env && JSON.stringify(r.env) === key && PROFILE?.test(r.name));
-        const profileDir = join(runDir, 'profiles', scenario.name);
-        const args = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-        const gatewayEnv = { ...env, ...scenario.env };
-        const logFile = join(runDir, `${scenario.name}.log`);
-        const child = startProcess(
-          ...onCpus('1', process.execPath, [...args, join(__dirname, 'gateway.js')]),
-          logFile,
-          gatewayEnv,
-        );
-        const served = rows.filter((r) => r.env && JSON.stringify(r.env) === key).map((r) => r.name);
-        if (profiled) profiles.push({ name: served.join(' + '), dir: profileDir });
-        current = { key, child };
-        await waitForPort(PROXY_PORT, child, scenario.name);
+  for (let pass = 0; pass < PASSES; pass++)
+    for (const scenario of rows) {
+      if (scenario.skipped) continue;
+      if (scenario.framework && !ready.includes(scenario.framework)) {
+        scenario.skipped = `skipped: @stickyroute/${scenario.framework} not built`;
+        continue;
       }
-      const sendCookies = scenario.cookie ? cookies : undefined;
-      if (current) scenario.checkProblem = await check(scenario, sendCookies);
-      const port = current ? PROXY_PORT : BACKEND_PORTS[0];
-      Object.assign(
-        scenario,
-        await measure(port, sendCookies, current ? [current.child.pid] : [], backend.pids),
-      );
-      log(
-        `${scenario.name.padEnd(22)} ${fmt(scenario.rps).padStart(8)} req/s  p50 ${fmt(scenario.p50Ms, 2)} ms  ` +
-          `p99 ${fmt(scenario.p99Ms, 2)} ms  proxy ${fmt(scenario.proxyCpuUs, 1)} µs/req${scenario.checkProblem ? `  ⚠ ${scenario.checkProblem}` : ''}`,
-      );
-    } catch (error) {
-      scenario.skipped = `failed: ${error.message.split('\n')[0]}`;
-      log(`${scenario.name}: ${scenario.skipped} (log: ${join(runDir, `${scenario.name}.log`)})`);
+      const key = scenario.env ? JSON.stringify(scenario.env) : null;
+      if (current && current.key !== key) {
+        await stopProcess(current.child);
+        current = null;
+      }
+      try {
+        if (key && !current) {
+          // One process serves every scenario with its settings (lb-cookie new and returning): profile it if any matches.
+          const profiled =
+            pass === 0 && rows.some((r) => r.env && JSON.stringify(r.env) === key && PROFILE?.test(r.name));
+          const profileDir = join(runDir, 'profiles', scenario.name);
+          const args = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+          const gatewayEnv = { ...env, ...scenario.env };
+          const logFile = join(runDir, `${scenario.name}.log`);
+          const child = startProcess(
+            ...onCpus('1', process.execPath, [...args, join(__dirname, 'gateway.js')]),
+            logFile,
+            gatewayEnv,
+          );
+          const served = rows.filter((r) => r.env && JSON.stringify(r.env) === key).map((r) => r.name);
+          if (profiled) profiles.push({ name: served.join(' + '), dir: profileDir });
+          current = { key, child };
+          await waitForPort(PROXY_PORT, child, scenario.name);
+        }
+        const sendCookies = scenario.cookie ? cookies : undefined;
+        if (current && pass === 0) scenario.checkProblem = await check(scenario, sendCookies);
+        const port = current ? PROXY_PORT : BACKEND_PORTS[0];
+        const sample = await measure(port, sendCookies, current ? [current.child.pid] : [], backend.pids);
+        scenario.samples ??= [];
+        scenario.samples.push(sample);
+        scenario.command = sample.command;
+        log(
+          `${`${pass + 1}/${PASSES}`} ${scenario.name.padEnd(22)} ${fmt(sample.rps).padStart(8)} req/s  p50 ${fmt(sample.p50Ms, 2)} ms  ` +
+            `p99 ${fmt(sample.p99Ms, 2)} ms  proxy ${fmt(sample.proxyCpuUs, 1)} µs/req${scenario.checkProblem ? `  ⚠ ${scenario.checkProblem}` : ''}`,
+        );
+      } catch (error) {
+        scenario.skipped = `failed: ${error.message.split('\n')[0]}`;
+        log(`${scenario.name}: ${scenario.skipped} (log: ${join(runDir, `${scenario.name}.log`)})`);
+      }
     }
-  }
   if (current) await stopProcess(current.child);
   await stopAllGracefully();
 
@@ -623,15 +679,15 @@ async function main() {
   const profileReport = profiles.map(({ name, top }) => `${name}:\n${top}`).join('\n\n');
   if (profileReport) console.log(`\nCPU profiles (self time, top entries):\n\n${profileReport}\n`);
 
-  const { direct, targets } = analyse(rows);
+  const { direct, targets, passes } = analyse(rows);
   const date = new Date().toISOString();
   const meta = `${date.slice(0, 16).replace('T', ' ')} UTC · node ${process.version} · ${backend.kind} backends · ${require('node:os').cpus().length} CPUs shared by wrk, proxy and backends`;
   const table = markdownTable(rows);
   const targetTable = targetsTable(targets);
-  const command = `DURATION=${DURATION} WARMUP=${WARMUP} THREADS=${THREADS} CONNS=${CONNS} node test/bench/run.js`;
+  const command = `${PIN ? 'PIN=1 ' : ''}PASSES=${PASSES} DURATION=${DURATION} WARMUP=${WARMUP} THREADS=${THREADS} CONNS=${CONNS} node test/bench/run.js`;
   const report = [
     `Measured ${date.slice(0, 16).replace('T', ' ')} UTC with \`${command}\` (${Math.round((Date.now() - started) / 1000)} s in all).`,
-    `Each scenario: ${WARMUP} s wrk warm-up, then ${DURATION} s measured, \`wrk -t${THREADS} -c${CONNS}\`, keep-alive, \`GET /\` (an 11-byte body); direct = mean of the first and last direct runs (${fmt(direct)} req/s).`,
+    `Each scenario, in each of ${passes} passes over the whole list: ${WARMUP} s wrk warm-up, then ${DURATION} s measured, \`wrk -t${THREADS} -c${CONNS}\`, keep-alive, \`GET /\` (an 11-byte body). Every figure is the median of the passes; ratios are taken within each pass (direct = mean of its first and last direct runs, median ${fmt(direct)} req/s; own raw = mean of the raw engine's runs before and after the block), and × own raw shows the passes' range in brackets.${PIN ? ' PIN=1: the gateway alone on CPU 1, wrk and the backends on CPU 0.' : ''}`,
     `Backends: ${backend.kind === 'nginx' ? `one nginx worker on three ports (${backend.version})` : 'three node:http processes (nginx not installed)'}. Machine: ${require('node:os').cpus().length} × ${require('node:os').cpus()[0]?.model ?? 'CPU'}, shared by wrk, the proxy and the backends (and anything else running), so absolute figures are noisy: compare ratios within one run.`,
     '',
     table,

@@ -94,7 +94,15 @@ function scenarios() {
   for (const fw of FRAMEWORKS) {
     const raw = { framework: fw.name, kind: 'raw', env: { ADAPTER: fw.raw } };
     list.push({ ...raw, name: fw.raw, label: fw.rawLabel });
-    for (const v of VARIANTS)
+    for (const v of VARIANTS) {
+      // Returning clients send a cookie: their reference is the raw engine fed the very same requests.
+      if (v.kind === 'lb-returning')
+        list.push({
+          ...raw,
+          name: `${fw.raw}-cookies`,
+          cookie: true,
+          label: `${fw.rawLabel}, sent the returning clients' requests (the reference of lb-returning)`,
+        });
       list.push({
         name: `${fw.name}-${v.kind}`,
         framework: fw.name,
@@ -103,6 +111,7 @@ function scenarios() {
         cookie: v.cookie,
         label: `@stickyroute/${fw.name}, ${v.label}`,
       });
+    }
     list.push({ ...raw, name: `${fw.raw}-end`, label: `${fw.rawLabel}, again after the block` });
   }
   list.push({ name: 'direct-end', framework: null, kind: 'direct', label: 'wrk → backend, no proxy (end)' });
@@ -372,7 +381,7 @@ function ratios(rows) {
   const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
   const directs = rows.filter((r) => r.kind === 'direct' && r.rps !== undefined).map((r) => r.rps);
   const direct = mean(directs.length ? directs : [Number.NaN]);
-  /** A framework's raw engine: the mean of its runs before and after the block. */
+  /** A framework's raw engine: the mean of its runs before and after the block (no cookies sent). */
   const rawOf = (fw) => {
     const runs = [by.get(fw.raw), by.get(`${fw.raw}-end`)].filter((r) => r?.rps !== undefined);
     if (runs.length === 0) return undefined;
@@ -383,7 +392,13 @@ function ratios(rows) {
     if (r.rps === undefined) continue;
     r.xDirect = r.rps / direct;
     const fw = FRAMEWORKS.find((f) => f.name === r.framework);
-    const raw = fw && r.kind !== 'raw' ? rawOf(fw) : undefined;
+    const withCookies = fw && by.get(`${fw.raw}-cookies`);
+    const raw =
+      fw === undefined || r.kind === 'raw'
+        ? undefined
+        : r.kind === 'lb-returning' && withCookies?.rps !== undefined
+          ? withCookies
+          : rawOf(fw);
     if (raw !== undefined) {
       r.xRaw = r.rps / raw.rps;
       r.cpuOverRawUs = r.proxyCpuUs - raw.proxyCpuUs;

@@ -54,7 +54,9 @@ function parseSpec(spec, index) {
 async function main() {
   const specs = process.argv.slice(2);
   if (specs.length < 2) {
-    console.error('usage: node test/bench/ab.js <reference> <gateway> [<gateway> …]  (see the head of this file)');
+    console.error(
+      'usage: node test/bench/ab.js <reference> <gateway> [<gateway> …]  (see the head of this file)',
+    );
     process.exit(2);
   }
   const gateways = specs.map(parseSpec);
@@ -69,11 +71,15 @@ async function main() {
   const cookies = BACKEND_PORTS.map((_, i) => mintCookie(i));
   try {
     for (const g of gateways) {
-      g.child = startProcess(...onCpus('1', process.execPath, [join(__dirname, 'gateway.js')]), join(runDir, `${g.port}.log`), {
-        ...g.env,
-        PROXY_PORT: String(g.port),
-        BACKEND_PORTS: BACKEND_PORTS.join(','),
-      });
+      g.child = startProcess(
+        ...onCpus('1', process.execPath, [join(__dirname, 'gateway.js')]),
+        join(runDir, `${g.port}.log`),
+        {
+          ...g.env,
+          PROXY_PORT: String(g.port),
+          BACKEND_PORTS: BACKEND_PORTS.join(','),
+        },
+      );
       await waitForPort(g.port, g.child, g.name);
     }
     for (let round = 0; round < ROUNDS; round++) {
@@ -86,7 +92,9 @@ async function main() {
         const cpuUs = ((cpuTicks([g.child.pid]) - before) * 1e6) / CLK_TCK / Math.max(1, result.requests);
         g.rounds[round] = { rps: result.rps, cpuUs };
       }
-      log(`round ${round + 1}: ${gateways.map((g) => `${g.name} ${g.rounds[round].cpuUs.toFixed(1)} µs`).join(', ')}`);
+      log(
+        `round ${round + 1}: ${gateways.map((g) => `${g.name} ${g.rounds[round].cpuUs.toFixed(1)} µs`).join(', ')}`,
+      );
     }
   } finally {
     await stopAllGracefully(); // not run.js's exit-time SIGKILL, which would orphan nginx's worker
@@ -96,7 +104,9 @@ async function main() {
   console.log(
     `\n${ROUNDS} rounds of ${WARMUP} s warm-up + ${DURATION} s measured per gateway; ratios paired with ${reference.name} in the same round\n`,
   );
-  console.log('| gateway | req/s (median) | CPU µs/req (median) | × reference req/s | CPU − reference µs (median, min…max) |');
+  console.log(
+    '| gateway | req/s (median) | CPU µs/req (median) | × reference req/s | CPU − reference µs (median, min…max) |',
+  );
   console.log('|:--|--:|--:|--:|--:|');
   for (const g of gateways) {
     const ratios = g.rounds.map((r, i) => r.rps / reference.rounds[i].rps);

@@ -14,12 +14,11 @@ import http, { type ClientRequest, type IncomingMessage, type ServerResponse } f
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
-  classifyUpstreamError,
+  acceptUpstreamHeaders,
   prepareUpstreamHeaders,
   type Route,
-  rawReply,
+  refuseUpgrade,
   type StickyRouter,
-  stripHopByHop,
   UpstreamDeadlines,
   upstreamTimeoutError,
   writeReply,
@@ -125,15 +124,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
       const exchange = exchangeOf(req);
       if (!exchange) return;
       deadlines.unwatch(exchange);
-      router.succeeded(exchange.route);
-      const headers = proxyRes.headers;
-      const appCookies = headers['set-cookie'];
-      const cookies = router.responseCookies(exchange.route, appCookies);
-      // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
-      if (cookies.length > 0)
-        headers['set-cookie'] = appCookies ? appCookies.concat(cookies) : cookies.slice();
-      stripHopByHop(headers);
-      if (exchange.clientAskedClose) headers.connection = 'close';
+      acceptUpstreamHeaders(router, exchange.route, proxyRes.headers, exchange.clientAskedClose);
       (proxyRes as UpstreamResponse)[kClient] = res;
       proxyRes.on('close', upstreamClosed);
     });
@@ -145,14 +136,9 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
       if (target instanceof http.ServerResponse) return void failed(exchange, error, req, target);
       // A WebSocket: http-proxy ends the socket right after this handler returns, so the answer is
       // written now and the upgrade is not retried elsewhere (the client reconnects).
-      const socket = target as Socket;
-      if (!exchange.answered) {
-        deadlines.unwatch(exchange);
-        const reply = router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
-        if (socket.writable) socket.write(rawReply(reply));
-        void router.failover(exchange.route, { error, responseStarted: true });
-      }
-      socket.destroy();
+      deadlines.unwatch(exchange);
+      if (exchange.answered) target.destroy();
+      else refuseUpgrade(router, exchange.route, error, target);
     });
   };
 

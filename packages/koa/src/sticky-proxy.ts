@@ -14,14 +14,14 @@ import http, { type ClientRequest, type IncomingMessage, type ServerResponse } f
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
-  classifyUpstreamError,
+  acceptUpstreamHeaders,
   prepareUpstreamHeaders,
   type Reply,
   type Route,
   type RouteRequest,
   rawReply,
+  refuseUpgrade,
   type StickyRouter,
-  stripHopByHop,
   UpstreamDeadlines,
   upstreamTimeoutError,
   writeReply,
@@ -215,15 +215,7 @@ export class StickyProxy {
         const exchange = exchangeOf(req);
         if (!exchange?.route) return;
         this.deadlines.unwatch(exchange);
-        this.router.succeeded(exchange.route);
-        const headers = proxyRes.headers;
-        const appCookies = headers['set-cookie'];
-        const cookies = this.router.responseCookies(exchange.route, appCookies);
-        // http-proxy copies headers with res.setHeader, which replaces: append to the upstream's list.
-        if (cookies.length > 0)
-          headers['set-cookie'] = appCookies ? appCookies.concat(cookies) : cookies.slice();
-        stripHopByHop(headers);
-        if (exchange.clientAskedClose) headers.connection = 'close';
+        acceptUpstreamHeaders(this.router, exchange.route, proxyRes.headers, exchange.clientAskedClose);
         (proxyRes as UpstreamResponse)[kClient] = res;
         proxyRes.on('close', upstreamClosed);
       });
@@ -232,15 +224,11 @@ export class StickyProxy {
           return void this.failed(req, target, error).catch(() => target.destroy());
         // A WebSocket: http-proxy ends the socket right after this handler, so the answer is written
         // now and there is no retry on another backend (the client reconnects).
-        const socket = target as Socket | undefined;
         const exchange = req && exchangeOf(req);
         if (exchange?.route && !exchange.upgraded && !exchange.closed) {
           this.deadlines.unwatch(exchange);
-          const reply = this.router.reply(classifyUpstreamError(error) === 'timeout' ? 504 : 502);
-          if (socket?.writable) socket.write(rawReply(reply));
-          void this.router.failover(exchange.route, { error, responseStarted: true });
-        }
-        socket?.destroy();
+          refuseUpgrade(this.router, exchange.route, error, target);
+        } else target?.destroy();
       });
     };
     return createProxyMiddleware<IncomingMessage, ServerResponse>({

@@ -23,6 +23,7 @@ const {
   BACKEND_PORTS,
   CLK_TCK,
   onCpus,
+  median,
 } = require('./run');
 const { ensureBuilt } = require('./build-packages');
 const { mkdtempSync } = require('node:fs');
@@ -31,12 +32,6 @@ const { tmpdir } = require('node:os');
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const DURATION = Number(process.env.DURATION || 3);
 const WARMUP = Number(process.env.WARMUP || 1);
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 function parseSpec(spec, index) {
   const [adapter, stickiness, returning] = spec.split(':');

@@ -781,4 +781,5 @@ module.exports = {
   BACKEND_PORTS,
   CLK_TCK,
   onCpus,
+  median,
 };

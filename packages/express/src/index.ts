@@ -16,7 +16,6 @@ import {
 } from '@stickyroute/core';
 import type { Application, NextFunction, Request, Response } from 'express';
 import { createProxyEngine, type Exchange } from './proxy-engine';
-
 import { clientOfUpgrade } from './upgrade-client';
 
 export interface ExpressStickyOptions extends StickyOptions {
@@ -53,9 +52,9 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
     // getters would parse X-Forwarded-For and X-Forwarded-Proto on every request only to ignore them.
     const trusting = req.app.settings['trust proxy'];
     const socket = req.socket as TLSSocket;
-    const ip = trusting ? req.ip : socket.remoteAddress;
+    const ip = (trusting ? req.ip : undefined) ?? socket.remoteAddress ?? '';
     const secure = trusting ? req.secure : socket.encrypted === true;
-    router.route(routeRequest(req, ip ?? socket.remoteAddress ?? '', secure)).then((route) => {
+    router.route(routeRequest(req, ip, secure)).then((route) => {
       exchange.route = route;
       if (exchange.closed) return router.release(route);
       if (route.backend === null) return writeReply(res, router.reply(503));

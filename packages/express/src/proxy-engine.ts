@@ -8,7 +8,7 @@
 // covered here: every error has our handler, and a client that goes away destroys the upstream request
 // (HPM's fix for server-sent events, which outlive a response that was never ended).
 // The hot path allocates no closures: the exchange hangs on the request under a symbol, and the listeners are
-// module functions that find it there.
+// functions made once (per module or per engine) that find it there.
 
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -60,6 +60,7 @@ const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Track
 function upstreamClosed(this: UpstreamResponse): void {
   if (!this.complete) this[kClient]?.destroy();
 }
+
 export function createProxyEngine(router: StickyRouter): ProxyEngine {
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   // No response headers within the timeout: the upstream request is destroyed with a timeout error, which

@@ -40,21 +40,30 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
   const engine = createProxyEngine(router);
   let lastApp: Application | undefined;
 
+  // Express requests and responses are slow objects to V8 (see proxy-engine.ts): each property is read once.
   const middleware = (req: Request, res: Response, next: NextFunction) => {
     if (prefix !== undefined && !isUnder(req.path, prefix)) return next();
-    lastApp = req.app;
-    const connection = req.headers.connection;
+    const app = req.app;
+    lastApp = app;
+    const headers = req.headers;
+    const connection = headers.connection;
     const exchange = {
+      headers,
       clientAskedClose: connection !== undefined && /\bclose\b/i.test(connection),
     } as Exchange;
     engine.track(res, exchange);
+    // The full original URL goes upstream, also under `app.use('/api', …)`.
+    const url = req.originalUrl ?? req.url;
+    req.url = url;
     // Without `trust proxy` (Express's default) req.ip and req.secure are the socket's, read directly: the
     // getters would parse X-Forwarded-For and X-Forwarded-Proto on every request only to ignore them.
-    const trusting = req.app.settings['trust proxy'];
+    const trusting = app.settings['trust proxy'];
     const socket = req.socket as TLSSocket;
-    const ip = (trusting ? req.ip : undefined) ?? socket.remoteAddress ?? '';
+    const remoteAddress = socket.remoteAddress;
+    const ip = (trusting ? req.ip : undefined) ?? remoteAddress ?? '';
     const secure = trusting ? req.secure : socket.encrypted === true;
-    router.route(routeRequest(req, ip, secure)).then((route) => {
+    const request: RouteRequest = { method: req.method, url, headers, ip, remoteAddress, secure };
+    router.route(request).then((route) => {
       exchange.route = route;
       if (exchange.closed) return router.release(route);
       if (route.backend === null) return writeReply(res, router.reply(503));
@@ -64,7 +73,7 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (prefix !== undefined && !isUnder((req.url ?? '/').split('?')[0]!, prefix)) return;
-    const exchange = {} as Exchange;
+    const exchange = { headers: req.headers } as Exchange;
     socket.on('error', () => socket.destroy());
     engine.track(socket as Socket, exchange);
     const client = clientOfUpgrade(req, lastApp);

@@ -7,8 +7,14 @@
 // logger that prints nothing, the debug plugin adds two listeners per request. What they guard against is
 // covered here: every error has our handler, and a client that goes away destroys the upstream request
 // (HPM's fix for server-sent events, which outlive a response that was never ended).
-// The hot path allocates no closures: the exchange hangs on the request under a symbol, and the listeners are
-// functions made once (per module or per engine) that find it there.
+//
+// Express requests and responses get a map of their own in V8 (Express swaps their prototype and then adds
+// properties), so every property added to them copies that map, and every property read misses V8's caches
+// and takes the slow path. The engine therefore adds nothing to them and reads them as little as it can: the
+// exchange travels with the upstream target instead. HPM asks its `router` for the target synchronously,
+// inside the call that proxies the request, and the target is the `options.target` http-proxy hands to its
+// `proxyReq` and `error` events; the upstream request (a plain ClientRequest) carries it from there to the
+// response. The client's 'close' listener is a small closure per request, cheaper than a property on `res`.
 
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -23,12 +29,13 @@ import {
   upstreamTimeoutError,
   writeReply,
 } from '@stickyroute/core';
-import type { Request } from 'express';
 import { createProxyMiddleware, fixRequestBody, type Plugin } from 'http-proxy-middleware';
 
 /** One proxied request or upgrade: its current route (a retry replaces it) and its upstream request. */
 export interface Exchange {
   route: Route;
+  /** The client's request headers, read once (shaped in place for the upstream). */
+  headers: IncomingMessage['headers'];
   /** The request to the upstream, once made: whether it reused a keep-alive connection matters on failure. */
   upstream?: ClientRequest;
   /** The client went away (or the upgrade socket closed): nothing more is written. */
@@ -49,12 +56,33 @@ export interface ProxyEngine {
 const kExchange = Symbol('stickyroute.exchange');
 /** On an upstream response: the client's response it is piped to. */
 const kClient = Symbol('stickyroute.client');
-type Tracked = IncomingMessage & { [kExchange]?: Exchange };
-type TrackedClient = (ServerResponse | Socket) & { [kExchange]?: Exchange };
-type UpstreamResponse = IncomingMessage & { [kClient]?: ServerResponse };
-type UpgradeRequest = ClientRequest & { [kExchange]?: Exchange };
+/** http-proxy's `options.target` (a parsed URL's fields), carrying the exchange it was made for. */
+interface Target {
+  protocol: string;
+  host: string;
+  hostname: string;
+  port: string;
+  path: string;
+  [kExchange]: Exchange;
+}
+type UpstreamRequest = ClientRequest & { [kExchange]?: Exchange };
+type UpstreamResponse = IncomingMessage & { req?: UpstreamRequest; [kClient]?: ServerResponse };
 
-const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Tracked)[kExchange];
+const exchangeOfTarget = (target: unknown): Exchange | undefined =>
+  typeof target === 'object' && target !== null ? (target as Partial<Target>)[kExchange] : undefined;
+
+/** What http-proxy reads of `options.target`, as `url.parse` would give it for the backend's origin. */
+function targetFor(exchange: Exchange): Target {
+  const url = exchange.route.backend!.url;
+  return {
+    protocol: url.protocol,
+    host: url.host,
+    hostname: url.hostname,
+    port: url.port,
+    path: '/',
+    [kExchange]: exchange,
+  };
+}
 
 /** An upstream that dies mid-body must not leave the client waiting for the rest. */
 function upstreamClosed(this: UpstreamResponse): void {
@@ -73,17 +101,16 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
     deadlines.watch(exchange);
   };
 
-  // One listener for every client (no closure per request): the response is over, finished or cut. A
-  // response cut before its end also cuts the upstream request (a stream, server-sent events).
-  function clientClosed(this: TrackedClient): void {
-    const exchange = this[kExchange]!;
+  // The response is over, finished or cut. A response cut before its end also cuts the upstream request (a
+  // stream, server-sent events).
+  const clientClosed = (client: ServerResponse | Socket, exchange: Exchange): void => {
     exchange.closed = true;
     deadlines.unwatch(exchange);
-    if (!(this as ServerResponse).writableFinished) exchange.upstream?.destroy();
+    if (!(client as ServerResponse).writableFinished) exchange.upstream?.destroy();
     if (exchange.route) router.release(exchange.route);
-  }
+  };
   /** The upstream answered an upgrade (101 or not): an error after this is a dropped connection. */
-  function upgradeAnswered(this: UpgradeRequest): void {
+  function upgradeAnswered(this: UpstreamRequest): void {
     const exchange = this[kExchange]!;
     exchange.answered = true;
     deadlines.unwatch(exchange);
@@ -94,7 +121,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
     const responseStarted = res.headersSent;
     const next = await router.failover(exchange.route, {
       error,
-      bodySent: hasBody(req),
+      bodySent: hasBody(exchange.headers),
       responseStarted,
       reusedConnection: exchange.upstream?.reusedSocket === true,
     });
@@ -109,28 +136,31 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
   };
 
   const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
-    proxyServer.on('proxyReq', (proxyReq, req) => {
-      const exchange = exchangeOf(req);
-      if (exchange) sent(exchange, proxyReq);
-      fixRequestBody(proxyReq, req); // a body parser ran before us: send what it parsed
+    proxyServer.on('proxyReq', (proxyReq, req, _res, options) => {
+      const exchange = exchangeOfTarget(options.target);
+      if (!exchange) return;
+      (proxyReq as UpstreamRequest)[kExchange] = exchange;
+      sent(exchange, proxyReq);
+      // A body parser ran before us: send what it parsed.
+      if (hasBody(exchange.headers)) fixRequestBody(proxyReq, req);
     });
-    proxyServer.on('proxyReqWs', (proxyReq, req) => {
-      const exchange = exchangeOf(req);
+    proxyServer.on('proxyReqWs', (proxyReq, _req, _socket, options) => {
+      const exchange = exchangeOfTarget(options.target);
       if (!exchange) return;
       sent(exchange, proxyReq);
-      (proxyReq as UpgradeRequest)[kExchange] = exchange;
+      (proxyReq as UpstreamRequest)[kExchange] = exchange;
       proxyReq.once('response', upgradeAnswered).once('upgrade', upgradeAnswered);
     });
-    proxyServer.on('proxyRes', (proxyRes, req, res) => {
-      const exchange = exchangeOf(req);
+    proxyServer.on('proxyRes', (proxyRes, _req, res) => {
+      const exchange = (proxyRes as UpstreamResponse).req?.[kExchange];
       if (!exchange) return;
       deadlines.unwatch(exchange);
       acceptUpstreamHeaders(router, exchange.route, proxyRes.headers, exchange.clientAskedClose);
       (proxyRes as UpstreamResponse)[kClient] = res;
       proxyRes.on('close', upstreamClosed);
     });
-    proxyServer.on('error', (error, req, target) => {
-      const exchange = req && exchangeOf(req);
+    proxyServer.on('error', (error, req, target, url) => {
+      const exchange = exchangeOfTarget(url);
       if (!exchange) return void target?.destroy();
       // The client went away and its upstream request was cut: not the upstream's fault, nothing to answer.
       if (exchange.closed) return;
@@ -145,7 +175,8 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
 
   const makeProxy = (tls: boolean) =>
     createProxyMiddleware<IncomingMessage, ServerResponse>({
-      router: (req) => exchangeOf(req)?.route.backend?.origin,
+      // Called synchronously by the proxy call in web() and ws(), for the exchange they set as `pending`.
+      router: () => (pending === undefined ? undefined : (targetFor(pending) as unknown as string)),
       // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
       changeOrigin: tls,
       secure: true,
@@ -159,25 +190,32 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
     'https:': makeProxy(true),
   };
 
+  /** The exchange the proxy call under way is for: its `router` callback runs inside that call. */
+  let pending: Exchange | undefined;
+
   const web = (req: IncomingMessage, res: ServerResponse, exchange: Exchange) => {
-    (req as Tracked)[kExchange] = exchange;
-    // The full original URL goes upstream, also under `app.use('/api', …)`.
-    const originalUrl = (req as Partial<Request>).originalUrl;
-    if (originalUrl !== undefined) req.url = originalUrl;
-    prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders);
-    void proxies[exchange.route.backend!.url.protocol]!(req, res, () => writeReply(res, router.reply(502)));
+    prepareUpstreamHeaders(exchange.headers, exchange.route.upstreamHeaders);
+    pending = exchange;
+    try {
+      void proxies[exchange.route.backend!.url.protocol]!(req, res, () => writeReply(res, router.reply(502)));
+    } finally {
+      pending = undefined;
+    }
   };
 
   return {
     track(client, exchange) {
-      (client as TrackedClient)[kExchange] = exchange;
-      client.on('close', clientClosed);
+      client.on('close', () => clientClosed(client, exchange));
     },
     web,
     ws(req, socket, head, exchange) {
-      (req as Tracked)[kExchange] = exchange;
-      prepareUpstreamHeaders(req.headers, exchange.route.upstreamHeaders, { upgrade: true });
-      proxies[exchange.route.backend!.url.protocol]!.upgrade(req, socket, head);
+      prepareUpstreamHeaders(exchange.headers, exchange.route.upstreamHeaders, { upgrade: true });
+      pending = exchange;
+      try {
+        void proxies[exchange.route.backend!.url.protocol]!.upgrade(req, socket, head);
+      } finally {
+        pending = undefined;
+      }
     },
     close() {
       deadlines.close();
@@ -188,7 +226,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
 }
 
 /** A body was (or is being) streamed upstream, so the request cannot be replayed elsewhere. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+function hasBody(headers: IncomingMessage['headers']): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

@@ -6,6 +6,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { type RouteRequest, StickyConfigError, type StickyOptions, StickyRouter } from '@stickyroute/core';
 import type Koa from 'koa';
 import { StickyProxy } from './sticky-proxy';
@@ -32,7 +33,7 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
   let koa: Koa | undefined;
 
   const middleware = async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
-    if (!underPrefix(ctx.path, prefix)) return next();
+    if (prefix !== '' && !underPrefix(ctx.path, prefix)) return next(); // ctx.path parses the URL
     koa ??= ctx.app;
     ctx.respond = false;
     ctx.req.url = ctx.originalUrl; // the full URL goes upstream, whatever a mount stripped
@@ -63,13 +64,19 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
 }
 
 function routeRequest(ctx: Koa.Context): RouteRequest {
+  const req = ctx.req;
+  const socket = req.socket;
+  const remoteAddress = socket.remoteAddress;
+  // Without `app.proxy` (Koa's default) ctx.ip and ctx.secure are the socket's, read directly: the getters
+  // would look up (and lowercase the name of) X-Forwarded-For and X-Forwarded-Proto only to ignore them.
+  const proxied = ctx.app.proxy;
   return {
-    method: ctx.method,
+    method: req.method ?? 'GET',
     url: ctx.originalUrl,
-    headers: ctx.headers,
-    ip: ctx.ip,
-    remoteAddress: ctx.req.socket.remoteAddress,
-    secure: ctx.secure,
+    headers: req.headers,
+    ip: proxied ? ctx.ip : (remoteAddress ?? ''),
+    remoteAddress,
+    secure: proxied ? ctx.secure : (socket as TLSSocket).encrypted === true,
   };
 }
 

@@ -47,6 +47,8 @@ interface Exchange {
   head?: Buffer;
   /** The response is over or the client went away. */
   closed: boolean;
+  /** Resolves web()'s promise once the response is over. */
+  over?: () => void;
 }
 
 const kExchange = Symbol('stickyroute.exchange');
@@ -88,6 +90,7 @@ export class StickyProxy {
       // Cut before its end (a stream, server-sent events): the upstream request goes too.
       if (!(this as ServerResponse).writableFinished) exchange.upstream?.destroy();
       if (exchange.route) router.release(exchange.route);
+      exchange.over?.();
     };
     this.upgradeAnswered = function (this: Tracked) {
       const exchange = this[kExchange]!;
@@ -106,14 +109,17 @@ export class StickyProxy {
     request: RouteRequest,
     rawBody?: string | Buffer,
   ): Promise<void> {
+    const connection = req.headers.connection;
     const exchange: Exchange = {
-      clientAskedClose: /\bclose\b/i.test(req.headers.connection ?? ''),
+      clientAskedClose: connection !== undefined && /\bclose\b/i.test(connection),
       rawBody,
       closed: false,
+      over: undefined,
     };
-    const over = new Promise<void>((resolve) => res.on('close', resolve));
-    this.start(req, exchange, request, res, (reply) => writeReply(res, reply));
-    return over;
+    return new Promise<void>((resolve) => {
+      exchange.over = resolve; // one 'close' listener does both: release the route, resolve
+      this.start(req, exchange, request, res, (reply) => writeReply(res, reply));
+    });
   }
 
   /** Proxies a WebSocket upgrade (cookies are not issued on a 101). */

@@ -99,22 +99,29 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
   };
 
-  async function choose(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  // A callback-style hook: an async one costs a promise per request, and Fastify another to await it.
+  function choose(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
     const exchange: Exchange = { route: null, over: false };
     (request as Tracked)[kExchange] = exchange;
     (reply.raw as Tracked)[kExchange] = exchange;
     reply.raw.on('close', clientClosed);
-    const route = await router.route({
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      ip: request.ip,
-      remoteAddress: request.socket.remoteAddress,
-      secure: request.protocol === 'https',
-    });
-    exchange.route = route;
-    if (exchange.over) router.release(route);
-    else if (route.backend === null) return answer(reply, router.reply(503));
+    router
+      .route({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        ip: request.ip,
+        remoteAddress: request.socket.remoteAddress,
+        secure: request.protocol === 'https',
+      })
+      .then((route) => {
+        exchange.route = route;
+        if (exchange.over) router.release(route);
+        // Answered here, the request goes no further: Fastify's callback hooks stop when done() is not called.
+        else if (route.backend === null) return void answer(reply, router.reply(503));
+        done();
+      })
+      .catch(() => answer(reply, router.reply(502)));
   }
 
   // `hooks` is @fastify/http-proxy's own copy of replyOptions for this request, its upstream already chosen
@@ -163,14 +170,14 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     // parse, ours alone: shaped in place.
     rewriteRequestHeaders: (request, headers) => {
       const route = routeOf(request);
-      const out = copyUpstreamHeaders(headers, route?.upstreamHeaders ?? NO_HEADERS, { dropFraming: true });
+      const out = copyUpstreamHeaders(headers, route?.upstreamHeaders ?? NO_HEADERS, DROP_FRAMING);
       // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
       if (route?.backend?.url.protocol === 'http:' && request.headers.host !== undefined)
         out.host = request.headers.host;
       return out;
     },
     rewriteHeaders: (headers, request) => {
-      stripHopByHop(headers, { dropFraming: true });
+      stripHopByHop(headers, DROP_FRAMING);
       const route = request === undefined ? null : routeOf(request);
       if (route === null) return headers;
       router.succeeded(route);
@@ -233,6 +240,8 @@ function answer(reply: AnyReply, { status, headers, body }: Reply): AnyReply {
 }
 
 const NO_HEADERS: Record<string, string> = {};
+/** undici frames bodies itself: `transfer-encoding` goes too. */
+const DROP_FRAMING = { dropFraming: true } as const;
 
 function listOf(value: string | string[] | number | undefined): string[] {
   if (value === undefined) return [];

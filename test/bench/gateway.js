@@ -4,6 +4,7 @@
 //   ADAPTER     node | express | koa | fastify              our adapters (the BUILT packages, packages/*/dist)
 //               raw-undici | node-http-proxy | raw-express | raw-koa | raw-fastify
 //                                                          the same engines with round robin and no stickiness
+//               raw-express-xfwd | raw-koa-xfwd            …with HPM's xfwd (X-Forwarded-*), as ours send them
 //   STICKINESS  off | lb-cookie | app-cookie | source-ip    (our adapters only; app-cookie follows nginx's SID)
 //   SECRET      the balancer cookie's secret (default: a fixed bench secret, so cookies can be minted ahead)
 //
@@ -25,6 +26,9 @@ const SECRET = process.env.SECRET || 'stickyroute-bench-secret-0123456789';
 const HOST = '127.0.0.1';
 const PORT = Number(process.env.PROXY_PORT || 8080);
 const TARGETS = (process.env.BACKEND_PORTS || '9101,9102,9103').split(',').map((p) => `http://${HOST}:${p}`);
+// raw-express-xfwd, raw-koa-xfwd: the raw engines with http-proxy's own X-Forwarded-For/-Proto/-Host (and
+// -Port), which our adapters always send: what forwarding those headers costs the engine by itself.
+const XFWD = /-xfwd$/.test(process.env.ADAPTER ?? '');
 const STICKINESS = {
   off: false,
   // 24 h, the longest allowed, so a cookie minted before a run stays valid through it.
@@ -138,6 +142,7 @@ const GATEWAYS = {
         target: TARGETS[0],
         router: () => TARGETS[i++ % TARGETS.length],
         agent: keepAliveAgent(),
+        xfwd: XFWD,
       }),
     );
     app.listen(PORT, HOST);
@@ -151,6 +156,7 @@ const GATEWAYS = {
       target: TARGETS[0],
       router: () => TARGETS[i++ % TARGETS.length],
       agent: keepAliveAgent(),
+      xfwd: XFWD,
     });
     const app = new Koa();
     app.use(async (ctx) => {
@@ -176,6 +182,9 @@ const GATEWAYS = {
 };
 
 /** A returning client's cookie for backend `index`, signed as the gateway signs (lb-cookie, 24 h). */
+GATEWAYS['raw-express-xfwd'] = GATEWAYS['raw-express'];
+GATEWAYS['raw-koa-xfwd'] = GATEWAYS['raw-koa'];
+
 function mintCookie(index = 1) {
   const { BalancerCookieCodec } = core();
   const codec = new BalancerCookieCodec([SECRET]);

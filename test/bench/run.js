@@ -162,15 +162,15 @@ function portOpen(port) {
     socket.once('error', () => done(false));
   });
 }
-async function waitForPort(port, child, what) {
-  const deadline = Date.now() + 15_000;
+async function waitForPort(port, child, what, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await portOpen(port)) return;
     if (child !== undefined && !live.has(child.pid))
       throw new Error(`${what} exited before listening on ${port}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`${what} did not listen on ${port} within 15 s`);
+  throw new Error(`${what} did not listen on ${port} within ${timeoutMs / 1000} s`);
 }
 
 /** utime + stime of `pids` and their direct children (nginx workers), in ticks. */
@@ -252,18 +252,48 @@ async function startBackends(runDir) {
 
 // ---------------------------------------------------------------- load
 /** `cookies`: one Cookie header per request in turn (returning clients spread over the backends), or none. */
-function wrk(port, seconds, cookies) {
+function wrkArgs(port, seconds, cookies) {
   const script = join(__dirname, 'report.lua');
   const args = [`-t${THREADS}`, `-c${CONNS}`, `-d${seconds}s`, '--timeout', '5s', '-s', script];
   args.push(`http://127.0.0.1:${port}/`);
   if (cookies) args.push('--', ...cookies);
-  const run = spawnSync(...onCpus('0', 'wrk', args), { encoding: 'utf8' });
-  const line = run.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
-  if (line === undefined) throw new Error(`wrk failed: ${run.stdout}${run.stderr}`);
+  return args;
+}
+function wrkResult(args, stdout, stderr) {
+  const line = stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
+  if (line === undefined) throw new Error(`wrk failed: ${stdout}${stderr}`);
   const shown = args.map((a) =>
     a.startsWith('STICKY=') ? `'${a.slice(0, 20)}…'` : a.replace(`${__dirname}/`, ''),
   );
   return { result: JSON.parse(line.slice(8)), command: `wrk ${shown.join(' ')}` };
+}
+function wrk(port, seconds, cookies) {
+  const args = wrkArgs(port, seconds, cookies);
+  const run = spawnSync(...onCpus('0', 'wrk', args), { encoding: 'utf8' });
+  return wrkResult(args, run.stdout, run.stderr);
+}
+/** wrk without blocking this process's event loop (for gateways that run beside each other). */
+function wrkAsync(port, seconds, cookies) {
+  const args = wrkArgs(port, seconds, cookies);
+  return new Promise((resolve, reject) => {
+    const child = spawn(...onCpus('0', 'wrk', args));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', () => {
+      try {
+        resolve(wrkResult(args, stdout, stderr));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
 }
 
 async function measure(port, cookies, proxyPids, backendPids) {
@@ -777,6 +807,7 @@ module.exports = {
   portOpen,
   cpuTicks,
   wrk,
+  wrkAsync,
   log,
   BACKEND_PORTS,
   CLK_TCK,

@@ -15,6 +15,8 @@
 // inside the call that proxies the request, and the target is the `options.target` http-proxy hands to its
 // `proxyReq` and `error` events; the upstream request (a plain ClientRequest) carries it from there to the
 // response. The client's 'close' listener is a small closure per request, cheaper than a property on `res`.
+// A WebSocket upgrade never passes through Express, and http-proxy reports its errors without the target:
+// its request (a plain IncomingMessage) carries the exchange.
 
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -66,6 +68,8 @@ interface Target {
   [kExchange]: Exchange;
 }
 type UpstreamRequest = ClientRequest & { [kExchange]?: Exchange };
+/** An upgrade request: it bypasses Express (a plain IncomingMessage), so it can carry the exchange cheaply. */
+type UpgradeRequest = IncomingMessage & { [kExchange]?: Exchange };
 type UpstreamResponse = IncomingMessage & { req?: UpstreamRequest; [kClient]?: ServerResponse };
 
 const exchangeOfTarget = (target: unknown): Exchange | undefined =>
@@ -160,7 +164,8 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
       proxyRes.on('close', upstreamClosed);
     });
     proxyServer.on('error', (error, req, target, url) => {
-      const exchange = exchangeOfTarget(url);
+      // http-proxy passes the target with HTTP errors; a WebSocket's error comes without it.
+      const exchange = exchangeOfTarget(url) ?? (req as UpgradeRequest | undefined)?.[kExchange];
       if (!exchange) return void target?.destroy();
       // The client went away and its upstream request was cut: not the upstream's fault, nothing to answer.
       if (exchange.closed) return;
@@ -209,6 +214,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
     },
     web,
     ws(req, socket, head, exchange) {
+      (req as UpgradeRequest)[kExchange] = exchange;
       prepareUpstreamHeaders(exchange.headers, exchange.route.upstreamHeaders, { upgrade: true });
       pending = exchange;
       try {

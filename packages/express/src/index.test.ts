@@ -8,11 +8,10 @@ import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import { sticky } from './index';
 
-function listen(server: http.Server): Promise<string> {
+function listen(server: http.Server, host = '127.0.0.1'): Promise<string> {
+  const name = host.includes(':') ? `[${host}]` : host;
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    ),
+    server.listen(0, host, () => resolve(`http://${name}:${(server.address() as AddressInfo).port}`)),
   );
 }
 
@@ -76,6 +75,20 @@ describe('@stickyroute/express on Express objects', () => {
         expect(stickyKeys(res)).toEqual([]);
       }
       expect(middleware.router.stats().backends.map((b) => b.active)).toEqual([0]);
+    } finally {
+      await middleware.close();
+    }
+  });
+
+  it('reaches a backend at an IPv6 address (the upstream target is built from the backend URL)', async () => {
+    const backend = http.createServer((req, res) => res.end(`v6 ${req.url}`));
+    servers.push(backend);
+    const origin = await listen(backend, '::1');
+    const middleware = sticky({ backends: [origin], secret: 'test-secret-0123456789' });
+    const gateway = http.createServer(express().use(middleware));
+    servers.push(gateway);
+    try {
+      expect(await get(`${await listen(gateway)}/path?q=1`)).toEqual({ status: 200, body: 'v6 /path?q=1' });
     } finally {
       await middleware.close();
     }

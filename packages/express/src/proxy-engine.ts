@@ -81,7 +81,8 @@ function targetFor(exchange: Exchange): Target {
   return {
     protocol: url.protocol,
     host: url.host,
-    hostname: url.hostname,
+    // url.parse gives an IPv6 address without its brackets, as node:http wants it.
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
     port: url.port,
     path: '/',
     [kExchange]: exchange,

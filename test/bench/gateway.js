@@ -181,10 +181,10 @@ const GATEWAYS = {
   },
 };
 
-/** A returning client's cookie for backend `index`, signed as the gateway signs (lb-cookie, 24 h). */
 GATEWAYS['raw-express-xfwd'] = GATEWAYS['raw-express'];
 GATEWAYS['raw-koa-xfwd'] = GATEWAYS['raw-koa'];
 
+/** A returning client's cookie for backend `index`, signed as the gateway signs (lb-cookie, 24 h). */
 function mintCookie(index = 1) {
   const { BalancerCookieCodec } = core();
   const codec = new BalancerCookieCodec([SECRET]);

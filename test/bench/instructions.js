@@ -153,21 +153,24 @@ async function countInstructions(gateway, cookies, runDir) {
     join(dir, 'gateway.log'),
     { ...gateway.env, PROXY_PORT: String(gateway.port) },
   );
-  await waitForPort(gateway.port, child, gateway.name, 120_000);
-  const send = gateway.returning ? cookies : undefined;
-  await wrkAsync(gateway.port, WARMUP, send);
   const windows = [];
-  for (let w = 1; w <= WINDOWS; w++) {
-    control(child.pid, '-i', 'on');
-    const { result } = await wrkAsync(gateway.port, WINDOW, send);
-    control(child.pid, '-d');
-    control(child.pid, '-i', 'off');
-    const errors =
-      result.err_connect + result.err_read + result.err_write + result.err_timeout + result.err_status;
-    const { total, jit, majorGc } = readDump(join(dir, `callgrind.${child.pid}.${w}`));
-    windows.push({ requests: result.requests, errors, instructions: total - jit - majorGc, jit, majorGc });
+  try {
+    await waitForPort(gateway.port, child, gateway.name, 120_000);
+    const send = gateway.returning ? cookies : undefined;
+    await wrkAsync(gateway.port, WARMUP, send);
+    for (let w = 1; w <= WINDOWS; w++) {
+      control(child.pid, '-i', 'on');
+      const { result } = await wrkAsync(gateway.port, WINDOW, send);
+      control(child.pid, '-d');
+      control(child.pid, '-i', 'off');
+      const errors =
+        result.err_connect + result.err_read + result.err_write + result.err_timeout + result.err_status;
+      const { total, jit, majorGc } = readDump(join(dir, `callgrind.${child.pid}.${w}`));
+      windows.push({ requests: result.requests, errors, instructions: total - jit - majorGc, jit, majorGc });
+    }
+  } finally {
+    child.kill('SIGKILL');
   }
-  child.kill('SIGKILL');
   // What makes a window cost more only ever adds instructions (code the JIT has yet to optimize, or has just
   // deoptimized and runs in a lower tier for a while): the steady state is the cheapest window.
   const perRequest = windows.map((w) => w.instructions / w.requests);
@@ -175,7 +178,8 @@ async function countInstructions(gateway, cookies, runDir) {
   const majorGcPerRequest = sum('majorGc') / sum('requests');
   const mean = Math.min(...perRequest) + majorGcPerRequest;
   const sorted = [...perRequest].sort((a, b) => a - b);
-  const spread = (sorted[1] - sorted[0]) / sorted[0]; // how far the next-cheapest window is
+  // How far the next-cheapest window is (0 with a single window).
+  const spread = sorted.length > 1 ? (sorted[1] - sorted[0]) / sorted[0] : 0;
   log(
     `${gateway.name.padEnd(30)} ${Math.round(mean).toLocaleString('en-US').padStart(9)} instructions/request ` +
       `(windows without major GC ${windows.map((w) => Math.round(w.instructions / w.requests).toLocaleString('en-US')).join(', ')}; ` +
@@ -298,7 +302,8 @@ async function main() {
   log(`logs and callgrind dumps in ${runDir}`);
 }
 
-main().catch((error) => {
+main().catch(async (error) => {
   console.error(error);
+  await stopAllGracefully();
   process.exit(1);
 });

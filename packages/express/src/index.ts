@@ -52,9 +52,7 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
       clientAskedClose: connection !== undefined && /\bclose\b/i.test(connection),
     } as Exchange;
     engine.track(res, exchange);
-    // The full original URL goes upstream, also under `app.use('/api', …)`.
     const url = req.originalUrl ?? req.url;
-    req.url = url;
     // Without `trust proxy` (Express's default) req.ip and req.secure are the socket's, read directly: the
     // getters would parse X-Forwarded-For and X-Forwarded-Proto on every request only to ignore them.
     const trusting = app.settings['trust proxy'];
@@ -67,6 +65,9 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
       exchange.route = route;
       if (exchange.closed) return router.release(route);
       if (route.backend === null) return writeReply(res, router.reply(503));
+      // The full original URL goes upstream, also under `app.use('/api', …)` (set only now: were route() to
+      // fail, Express's error handlers would see the URL it restores a mount path onto).
+      req.url = url;
       engine.web(req, res, exchange);
     }, next);
   };

@@ -120,8 +120,12 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
         // Answered here, the request goes no further: Fastify's callback hooks stop when done() is not called.
         else if (route.backend === null) return void answer(reply, router.reply(503));
         done();
-      })
-      .catch(() => answer(reply, router.reply(502)));
+      }, done) // route() never rejects; were it to, Fastify's error handler answers and logs it
+      .catch((error: unknown) => {
+        // Thrown by a later hook or the handler, run from done(): logged, and answered if nothing was.
+        request.log.error(error);
+        answer(reply, router.reply(502));
+      });
   }
 
   // `hooks` is @fastify/http-proxy's own copy of replyOptions for this request, its upstream already chosen

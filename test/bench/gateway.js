@@ -4,7 +4,9 @@
 //   ADAPTER     node | express | koa | fastify              our adapters (the BUILT packages, packages/*/dist)
 //               raw-undici | node-http-proxy | raw-express | raw-koa | raw-fastify
 //                                                          the same engines with round robin and no stickiness
-//               raw-express-xfwd | raw-koa-xfwd            …with HPM's xfwd (X-Forwarded-*), as ours send them
+//               raw-express-xfwd | raw-koa-xfwd | raw-fastify-xfwd
+//                                                          …sending X-Forwarded-* as ours do (HPM's xfwd; for
+//                                                          fastify, reply-from's rewriteRequestHeaders)
 //   STICKINESS  off | lb-cookie | app-cookie | source-ip    (our adapters only; app-cookie follows nginx's SID)
 //   SECRET      the balancer cookie's secret (default: a fixed bench secret, so cookies can be minted ahead)
 //
@@ -26,8 +28,8 @@ const SECRET = process.env.SECRET || 'stickyroute-bench-secret-0123456789';
 const HOST = '127.0.0.1';
 const PORT = Number(process.env.PROXY_PORT || 8080);
 const TARGETS = (process.env.BACKEND_PORTS || '9101,9102,9103').split(',').map((p) => `http://${HOST}:${p}`);
-// raw-express-xfwd, raw-koa-xfwd: the raw engines with http-proxy's own X-Forwarded-For/-Proto/-Host (and
-// -Port), which our adapters always send: what forwarding those headers costs the engine by itself.
+// raw-*-xfwd: the raw engines sending X-Forwarded-For/-Proto/-Host (HPM's xfwd adds -Port too), which our
+// adapters always send: what forwarding those headers costs the engine by itself.
 const XFWD = /-xfwd$/.test(process.env.ADAPTER ?? '');
 const STICKINESS = {
   off: false,
@@ -174,7 +176,20 @@ const GATEWAYS = {
     let i = 0;
     await app.register(fromPackage('fastify')('@fastify/http-proxy'), {
       upstream: '',
-      replyOptions: { getUpstream: () => TARGETS[i++ % TARGETS.length] },
+      replyOptions: {
+        getUpstream: () => TARGETS[i++ % TARGETS.length],
+        // raw-fastify-xfwd: X-Forwarded-* added as ours add them (a copy built name by name, not a spread).
+        ...(XFWD && {
+          rewriteRequestHeaders: (request, headers) => {
+            const out = {};
+            for (const name in headers) out[name] = headers[name];
+            out['x-forwarded-for'] = request.ip;
+            out['x-forwarded-proto'] = request.protocol;
+            out['x-forwarded-host'] = request.headers.host;
+            return out;
+          },
+        }),
+      },
       http2: false,
     });
     await app.listen({ port: PORT, host: HOST });
@@ -183,6 +198,7 @@ const GATEWAYS = {
 
 GATEWAYS['raw-express-xfwd'] = GATEWAYS['raw-express'];
 GATEWAYS['raw-koa-xfwd'] = GATEWAYS['raw-koa'];
+GATEWAYS['raw-fastify-xfwd'] = GATEWAYS['raw-fastify'];
 
 /** A returning client's cookie for backend `index`, signed as the gateway signs (lb-cookie, 24 h). */
 function mintCookie(index = 1) {

@@ -12,11 +12,9 @@
 
 const { join } = require('node:path');
 const {
-  startBackends,
   startProcess,
   stopAllGracefully,
   waitForPort,
-  portOpen,
   cpuTicks,
   wrk,
   log,
@@ -24,27 +22,13 @@ const {
   CLK_TCK,
   onCpus,
   median,
+  parseGatewaySpec,
+  prepareRun,
 } = require('./run');
-const { ensureBuilt } = require('./build-packages');
-const { mkdtempSync } = require('node:fs');
-const { tmpdir } = require('node:os');
 
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const DURATION = Number(process.env.DURATION || 3);
 const WARMUP = Number(process.env.WARMUP || 1);
-
-function parseSpec(spec, index) {
-  const [adapter, stickiness, returning] = spec.split(':');
-  if (returning !== undefined && returning !== 'returning')
-    throw new Error(`${spec}: the third part can only be "returning"`);
-  return {
-    name: spec,
-    port: BACKEND_PORTS[2] + 1 + index,
-    env: { ADAPTER: adapter, ...(stickiness ? { STICKINESS: stickiness } : {}) },
-    returning: returning === 'returning',
-    rounds: [],
-  };
-}
 
 async function main() {
   const specs = process.argv.slice(2);
@@ -54,16 +38,9 @@ async function main() {
     );
     process.exit(2);
   }
-  const gateways = specs.map(parseSpec);
-  for (const port of [...BACKEND_PORTS, ...gateways.map((g) => g.port)])
-    if (await portOpen(port)) throw new Error(`127.0.0.1:${port} is in use (set BASE_PORT)`);
-  const { ready } = ensureBuilt(['core', 'node', 'express', 'koa', 'fastify']);
+  const gateways = specs.map((spec, i) => ({ ...parseGatewaySpec(spec, i), rounds: [] }));
+  const { ready, runDir, cookies } = await prepareRun(gateways, 'ab');
   log(`built: ${ready.join(', ')}`);
-  const runDir = mkdtempSync(join(tmpdir(), 'stickyroute-ab-'));
-  await startBackends(runDir);
-  process.env.BACKEND_PORTS = BACKEND_PORTS.join(',');
-  const { mintCookie } = require('./gateway');
-  const cookies = BACKEND_PORTS.map((_, i) => mintCookie(i));
   try {
     for (const g of gateways) {
       g.child = startProcess(

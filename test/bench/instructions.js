@@ -29,23 +29,20 @@ process.env.CONNS ??= '10';
 process.env.BASE_PORT ??= '19400';
 
 const { spawnSync } = require('node:child_process');
-const { mkdtempSync, readFileSync, writeFileSync, mkdirSync } = require('node:fs');
-const { tmpdir } = require('node:os');
+const { readFileSync, writeFileSync, mkdirSync } = require('node:fs');
 const { join } = require('node:path');
-const { ensureBuilt } = require('./build-packages');
 const {
-  startBackends,
   startProcess,
   stopAllGracefully,
   waitForPort,
-  portOpen,
   wrk,
   wrkAsync,
   log,
-  BACKEND_PORTS,
   CLK_TCK,
   onCpus,
   median,
+  parseGatewaySpec,
+  prepareRun,
 } = require('./run');
 
 const WARMUP = Number(process.env.WARMUP || 60);
@@ -66,19 +63,6 @@ const DEFAULT = FRAMEWORKS.flatMap(([raw, ours]) => [
   `${raw}::returning`,
   `${ours}:lb-cookie:returning`,
 ]);
-
-function parseSpec(spec, index) {
-  const [adapter, stickiness, returning] = spec.split(':');
-  if (returning !== undefined && returning !== 'returning')
-    throw new Error(`${spec}: the third part can only be "returning"`);
-  return {
-    name: spec,
-    adapter,
-    port: BACKEND_PORTS[2] + 1 + index,
-    env: { ADAPTER: adapter, ...(stickiness ? { STICKINESS: stickiness } : {}) },
-    returning: returning === 'returning',
-  };
-}
 
 /** The gateway a row is compared with: the raw engine of its framework, fed the same requests. */
 function referenceOf(gateway, gateways) {
@@ -225,16 +209,9 @@ async function main() {
     process.exit(1);
   }
   const specs = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT;
-  const gateways = specs.map(parseSpec);
-  for (const port of [...BACKEND_PORTS, ...gateways.map((g) => g.port)])
-    if (await portOpen(port)) throw new Error(`127.0.0.1:${port} is in use (set BASE_PORT)`);
-  const { ready } = ensureBuilt(['core', 'node', 'express', 'koa', 'fastify']);
+  const gateways = specs.map(parseGatewaySpec);
+  const { ready, runDir, cookies } = await prepareRun(gateways, 'instructions');
   if (!ready.includes('core')) process.exit(1);
-  const runDir = mkdtempSync(join(tmpdir(), 'stickyroute-instructions-'));
-  await startBackends(runDir);
-  process.env.BACKEND_PORTS = BACKEND_PORTS.join(',');
-  const { mintCookie } = require('./gateway');
-  const cookies = BACKEND_PORTS.map((_, i) => mintCookie(i));
   const started = Date.now();
 
   const queue = [...gateways];

@@ -787,6 +787,38 @@ async function main() {
   log(`results in ${join(RESULTS, 'bench.json')}; logs in ${runDir}`);
 }
 
+/**
+ * A gateway named as ab.js and instructions.js take them, `ADAPTER[:STICKINESS[:returning]]` (gateway.js's
+ * ADAPTER and STICKINESS; `returning` sends the returning clients' cookies), on its own port after the backends'.
+ */
+function parseGatewaySpec(spec, index) {
+  const [adapter, stickiness, returning] = spec.split(':');
+  if (returning !== undefined && returning !== 'returning')
+    throw new Error(`${spec}: the third part can only be "returning"`);
+  return {
+    name: spec,
+    adapter,
+    port: BACKEND_PORTS[2] + 1 + index,
+    env: { ADAPTER: adapter, ...(stickiness ? { STICKINESS: stickiness } : {}) },
+    returning: returning === 'returning',
+  };
+}
+
+/**
+ * What ab.js and instructions.js do before measuring `gateways`: check their ports are free, build the
+ * packages, start the backends in a new run directory, and mint one returning client's cookie per backend.
+ */
+async function prepareRun(gateways, name) {
+  for (const port of [...BACKEND_PORTS, ...gateways.map((g) => g.port)])
+    if (await portOpen(port)) throw new Error(`127.0.0.1:${port} is in use (set BASE_PORT)`);
+  const { ready } = ensureBuilt(['core', 'node', 'express', 'koa', 'fastify']);
+  const runDir = mkdtempSync(join(tmpdir(), `stickyroute-${name}-`));
+  await startBackends(runDir);
+  process.env.BACKEND_PORTS = BACKEND_PORTS.join(',');
+  const { mintCookie } = require('./gateway');
+  return { ready, runDir, cookies: BACKEND_PORTS.map((_, i) => mintCookie(i)) };
+}
+
 if (require.main === module) {
   main().catch((error) => {
     console.error(error);
@@ -799,7 +831,9 @@ module.exports = {
   analyse,
   markdownTable,
   svgChart,
-  // for ab.js, the paired comparison
+  // for ab.js (the paired comparison) and instructions.js
+  parseGatewaySpec,
+  prepareRun,
   startBackends,
   startProcess,
   stopAllGracefully,

@@ -26,6 +26,7 @@ export {
 export type { Backend, BackendState, BackendStats } from './pool/backend';
 export type { BackendPool, PoolEvents } from './pool/backend-pool';
 export {
+  copyDownstreamHeaders,
   copyUpstreamHeaders,
   type HopByHopOptions,
   nominatedByConnection,

@@ -1,6 +1,7 @@
 // Hop-by-hop headers stop at the gateway, and the gateway's own headers are never the client's.
 
 import {
+  copyDownstreamHeaders,
   copyUpstreamHeaders,
   nominatedByConnection,
   prepareUpstreamHeaders,
@@ -85,6 +86,25 @@ test('copyUpstreamHeaders builds what prepareUpstreamHeaders makes in place, lea
     expect(headers).toEqual(before);
     expect(copy).toEqual(prepareUpstreamHeaders(structuredClone(headers), route, options));
   }
+});
+
+test('copyDownstreamHeaders builds what stripHopByHop makes in place, leaving the original alone', () => {
+  const cases: Array<[Record<string, string | string[]>, { dropFraming?: boolean }]> = [
+    [{ server: 'nginx', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'content-length': '3' }, {}],
+    [{ connection: 'close, X-Trace', 'x-trace': '1', 'x-forwarded-for': 'kept: the app said it' }, {}],
+    [
+      { 'transfer-encoding': 'chunked', trailer: 'x-digest', 'set-cookie': ['a=1', 'b=2'] },
+      { dropFraming: true },
+    ],
+    [{ 'transfer-encoding': 'chunked', upgrade: 'h2c' }, {}],
+  ];
+  for (const [headers, options] of cases) {
+    const before = structuredClone(headers);
+    const copy = copyDownstreamHeaders(headers, options);
+    expect(headers).toEqual(before);
+    expect(copy).toEqual(stripHopByHop(structuredClone(headers), options));
+  }
+  expect(copyDownstreamHeaders({ a: '1', connection: 'close' })).toEqual({ a: '1' });
 });
 
 // writeReply is exercised against real servers by the conformance suite (test/conformance).

@@ -63,7 +63,12 @@ const FRAMEWORKS = [
   { name: 'express', raw: 'raw-express', rawLabel: 'express 5 + http-proxy-middleware 3' },
   { name: 'koa', raw: 'raw-koa', rawLabel: 'koa 3 + http-proxy-middleware 3' },
   { name: 'fastify', raw: 'raw-fastify', rawLabel: 'fastify 5 + @fastify/http-proxy (getUpstream)' },
-];
+].map((fw) =>
+  // The framework engines send no X-Forwarded-* unless told to, and DESIGN.md has our adapters send three:
+  // `raw-…-xfwd` is the raw engine sending them too, a second reference (× raw+xfwd) that leaves stickiness
+  // alone in the difference. (raw-undici's ceiling has none; the node adapter is compared with it as it is.)
+  fw.name === 'node' ? fw : { ...fw, xfwd: `${fw.raw}-xfwd` },
+);
 const VARIANTS = [
   { kind: 'off', stickiness: 'off', label: 'stickiness off' },
   { kind: 'lb-new', stickiness: 'lb-cookie', label: 'lb-cookie, new client (no cookie sent)' },
@@ -93,16 +98,27 @@ function scenarios() {
   });
   for (const fw of FRAMEWORKS) {
     const raw = { framework: fw.name, kind: 'raw', env: { ADAPTER: fw.raw } };
+    const xfwd = fw.xfwd && { framework: fw.name, kind: 'raw-xfwd', env: { ADAPTER: fw.xfwd } };
+    const xfwdLabel = `${fw.rawLabel}, sending X-Forwarded-For/-Proto/-Host as ours do`;
     list.push({ ...raw, name: fw.raw, label: fw.rawLabel });
+    if (xfwd) list.push({ ...xfwd, name: fw.xfwd, label: xfwdLabel });
     for (const v of VARIANTS) {
       // Returning clients send a cookie: their reference is the raw engine fed the very same requests.
-      if (v.kind === 'lb-returning')
+      if (v.kind === 'lb-returning') {
         list.push({
           ...raw,
           name: `${fw.raw}-cookies`,
           cookie: true,
           label: `${fw.rawLabel}, sent the returning clients' requests (the reference of lb-returning)`,
         });
+        if (xfwd)
+          list.push({
+            ...xfwd,
+            name: `${fw.xfwd}-cookies`,
+            cookie: true,
+            label: `${xfwdLabel}, sent the returning clients' requests`,
+          });
+      }
       list.push({
         name: `${fw.name}-${v.kind}`,
         framework: fw.name,
@@ -363,7 +379,8 @@ async function check(scenario, cookies) {
       return again.body === first.body ? null : 'source-ip moved the client';
     }
     case 'off':
-    case 'raw': {
+    case 'raw':
+    case 'raw-xfwd': {
       const bodies = new Set([first.body, (await get(PROXY_PORT)).body, (await get(PROXY_PORT)).body]);
       if (sets(first, 'STICKY')) return 'a STICKY cookie with stickiness off';
       return bodies.size === 3 ? null : `not round robin (${[...bodies].join(', ')})`;
@@ -417,21 +434,24 @@ function ratios(rows) {
     if (runs.length === 0) return undefined;
     return { rps: mean(runs.map((r) => r.rps)), proxyCpuUs: mean(runs.map((r) => r.proxyCpuUs)) };
   };
+  const measured = (row) => (row?.rps === undefined ? undefined : row);
   const nhp = by.get('node-http-proxy');
   for (const r of rows) {
     if (r.rps === undefined) continue;
     r.xDirect = r.rps / direct;
     const fw = FRAMEWORKS.find((f) => f.name === r.framework);
-    const withCookies = fw && by.get(`${fw.raw}-cookies`);
-    const raw =
-      fw === undefined || r.kind === 'raw'
-        ? undefined
-        : r.kind === 'lb-returning' && withCookies?.rps !== undefined
-          ? withCookies
-          : rawOf(fw);
+    if (fw === undefined || r.kind === 'raw') continue;
+    // A row sent the returning clients' cookies is compared with its reference sent the same.
+    const cookies = r.cookie === true;
+    const raw = (cookies && measured(by.get(`${fw.raw}-cookies`))) || rawOf(fw);
     if (raw !== undefined) {
       r.xRaw = r.rps / raw.rps;
       r.cpuOverRawUs = r.proxyCpuUs - raw.proxyCpuUs;
+    }
+    const xfwd = r.kind !== 'raw-xfwd' && fw.xfwd && measured(by.get(`${fw.xfwd}${cookies ? '-cookies' : ''}`));
+    if (xfwd) {
+      r.xXfwd = r.rps / xfwd.rps;
+      r.cpuOverXfwdUs = r.proxyCpuUs - xfwd.proxyCpuUs;
     }
     if (r.framework === 'node' && r.kind !== 'raw' && nhp?.rps !== undefined) r.xNhp = r.rps / nhp.rps;
   }
@@ -454,6 +474,8 @@ const MEDIAN_FIELDS = [
   'xDirect',
   'xRaw',
   'cpuOverRawUs',
+  'xXfwd',
+  'cpuOverXfwdUs',
   'xNhp',
 ];
 
@@ -529,18 +551,17 @@ function targetsOf(rows) {
 
 function markdownTable(rows) {
   const lines = [
-    '| gateway | scenario | req/s | p50 ms | p99 ms | proxy CPU µs/req | × direct | × own raw | CPU vs raw | errors |',
-    '|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| gateway | scenario | req/s | p50 ms | p99 ms | proxy CPU µs/req | × direct | × own raw | CPU vs raw | × raw+xfwd | CPU vs raw+xfwd | errors |',
+    '|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
+  const signed = (us) => (us === undefined ? '–' : `${us >= 0 ? '+' : ''}${us.toFixed(1)}`);
   for (const r of rows) {
     if (r.rps === undefined) {
-      lines.push(`| \`${r.name}\` | ${r.label} | ${r.skipped ?? 'failed'} | | | | | | | |`);
+      lines.push(`| \`${r.name}\` | ${r.label} | ${r.skipped ?? 'failed'} | | | | | | | | | |`);
       continue;
     }
-    const delta =
-      r.cpuOverRawUs === undefined ? '–' : `${r.cpuOverRawUs >= 0 ? '+' : ''}${r.cpuOverRawUs.toFixed(1)}`;
     lines.push(
-      `| \`${r.name}\` | ${r.label}${r.checkProblem ? ` ⚠ ${r.checkProblem}` : ''} | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.proxyCpuUs, 1)} | ${fmt(r.xDirect, 3)} | ${r.xRaw === undefined ? '–' : `${fmt(r.xRaw, 2)}${r.xRawRange ? ` (${fmt(r.xRawRange[0], 2)}–${fmt(r.xRawRange[1], 2)})` : ''}`} | ${delta} | ${r.errors} |`,
+      `| \`${r.name}\` | ${r.label}${r.checkProblem ? ` ⚠ ${r.checkProblem}` : ''} | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.proxyCpuUs, 1)} | ${fmt(r.xDirect, 3)} | ${r.xRaw === undefined ? '–' : `${fmt(r.xRaw, 2)}${r.xRawRange ? ` (${fmt(r.xRawRange[0], 2)}–${fmt(r.xRawRange[1], 2)})` : ''}`} | ${signed(r.cpuOverRawUs)} | ${r.xXfwd === undefined ? '–' : fmt(r.xXfwd, 2)} | ${signed(r.cpuOverXfwdUs)} | ${r.errors} |`,
     );
   }
   return lines.join('\n');
@@ -570,7 +591,7 @@ function svgChart(rows, meta, direct) {
   const maxRps = Math.max(...data.map((r) => r.rps));
   const maxCpu = Math.max(...data.map((r) => r.proxyCpuUs ?? 0));
   const esc = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const colour = (r) => (r.kind === 'raw' ? '#9e9e9e' : '#1e63b8');
+  const colour = (r) => (r.kind.startsWith('raw') ? '#9e9e9e' : '#1e63b8');
   const x1 = label;
   const x2 = label + panel + gap;
   const out = [
@@ -732,7 +753,7 @@ async function main() {
   const command = `${PIN ? 'PIN=1 ' : ''}PASSES=${PASSES} DURATION=${DURATION} WARMUP=${WARMUP} THREADS=${THREADS} CONNS=${CONNS} node test/bench/run.js`;
   const report = [
     `Measured ${date.slice(0, 16).replace('T', ' ')} UTC with \`${command}\` (${Math.round((Date.now() - started) / 1000)} s in all).`,
-    `Each scenario, in each of ${passes} passes over the whole list: ${WARMUP} s wrk warm-up, then ${DURATION} s measured, \`wrk -t${THREADS} -c${CONNS}\`, keep-alive, \`GET /\` (an 11-byte body). Every figure is the median of the passes; ratios are taken within each pass (direct = mean of its first and last direct runs, median ${fmt(direct)} req/s; own raw = mean of the raw engine's runs before and after the block), and × own raw shows the passes' range in brackets.${PIN ? ' PIN=1: the gateway alone on CPU 1, wrk and the backends on CPU 0.' : ''}`,
+    `Each scenario, in each of ${passes} passes over the whole list: ${WARMUP} s wrk warm-up, then ${DURATION} s measured, \`wrk -t${THREADS} -c${CONNS}\`, keep-alive, \`GET /\` (an 11-byte body). Every figure is the median of the passes; ratios are taken within each pass (direct = mean of its first and last direct runs, median ${fmt(direct)} req/s; own raw = mean of the raw engine's runs before and after the block; raw+xfwd = the raw engine sending the X-Forwarded-* our adapters send), and × own raw shows the passes' range in brackets. Rows sent the returning clients' cookies are compared with references sent the same.${PIN ? ' PIN=1: the gateway alone on CPU 1, wrk and the backends on CPU 0.' : ''}`,
     `Backends: ${backend.kind === 'nginx' ? `one nginx worker on three ports (${backend.version})` : 'three node:http processes (nginx not installed)'}. Machine: ${require('node:os').cpus().length} × ${require('node:os').cpus()[0]?.model ?? 'CPU'}, shared by wrk, the proxy and the backends (and anything else running), so absolute figures are noisy: compare ratios within one run.`,
     '',
     table,

@@ -29,6 +29,7 @@ export {
   copyDownstreamHeaders,
   copyUpstreamHeaders,
   type HopByHopOptions,
+  isHopByHop,
   nominatedByConnection,
   prepareUpstreamHeaders,
   stripHopByHop,

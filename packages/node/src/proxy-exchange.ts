@@ -10,6 +10,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import {
   closedAfterEarlierResponses,
+  copyUpstreamHeaders,
+  isHopByHop,
+  nominatedByConnection,
   type Reply,
   type Route,
   type RouteRequest,
@@ -17,7 +20,6 @@ import {
 } from '@stickyroute/core';
 import { util } from 'undici';
 import { clientIp, isSecure } from './client-address';
-import { isHopByHop, nominatedByConnection, upstreamRequestHeaders } from './hop-by-hop';
 import type { UpstreamPools } from './upstream-pools';
 
 /** What every exchange of one handler shares. */
@@ -105,7 +107,7 @@ export class ProxyExchange implements RouteRequest {
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = util.headerNameToString(rawHeaders[i]!);
       const value = rawHeaders[i + 1]!.toString('latin1');
-      if (isHopByHop(name)) {
+      if (isHopByHop(name, FRAMED_BY_UNDICI)) {
         if (name === 'connection') connection = value;
         continue;
       }
@@ -161,7 +163,7 @@ export class ProxyExchange implements RouteRequest {
       {
         path: this.url,
         method: this.method,
-        headers: upstreamRequestHeaders(this.headers, route.upstreamHeaders),
+        headers: copyUpstreamHeaders(this.headers, route.upstreamHeaders, FRAMED_BY_UNDICI),
         body: this.hasBody ? this.req : null,
       },
       this,
@@ -205,10 +207,13 @@ function onResponseClose(this: TrackedResponse): void {
   this[kExchange]?.clientClosed();
 }
 
+/** undici frames the request body itself and node:http the response's: `transfer-encoding` stops here too. */
+const FRAMED_BY_UNDICI = { dropFraming: true } as const;
+
 /** Drops the headers a response's Connection header nominates (rare: only then is the list copied). */
 function withoutNominated(headers: string[], connection: string): string[] {
   const nominated = nominatedByConnection(connection);
-  if (nominated === null) return headers;
+  if (nominated.length === 0) return headers;
   const kept: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     if (!nominated.includes(headers[i]!)) kept.push(headers[i]!, headers[i + 1]!);

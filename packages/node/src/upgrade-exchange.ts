@@ -7,20 +7,11 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, STATUS_CODES } fr
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Reply, Route, RouteRequest } from '@stickyroute/core';
+import { copyUpstreamHeaders, type Reply, type Route, type RouteRequest } from '@stickyroute/core';
 import { clientIp, isSecure } from './client-address';
-import { isGatewayOwned } from './hop-by-hop';
 import type { Gateway } from './proxy-exchange';
 
-/** Request headers that stop here even on the upgrade path; Connection and Upgrade are set explicitly. */
-const UPGRADE_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-]);
+const UPGRADE = { upgrade: true, dropFraming: true } as const;
 
 export class UpgradeExchange implements RouteRequest {
   readonly method: string;
@@ -67,13 +58,8 @@ export class UpgradeExchange implements RouteRequest {
   private connect(route: Route): void {
     const backend = route.backend!;
     const secure = backend.url.protocol === 'https:';
-    const headers: Record<string, string | string[]> = {};
-    for (const name in this.headers) {
-      const value = this.headers[name];
-      if (value !== undefined && !UPGRADE_HOP.has(name) && !isGatewayOwned(name)) headers[name] = value;
-    }
-    headers.connection = 'Upgrade';
-    Object.assign(headers, route.upstreamHeaders);
+    // Connection: Upgrade and the Upgrade header go on; the rest of the hop-by-hop headers stop here.
+    const headers = copyUpstreamHeaders(this.headers, route.upstreamHeaders, UPGRADE);
     const upstream = (secure ? https : http).request({
       host: backend.url.hostname.replace(/^\[|\]$/g, ''),
       port: backend.url.port || (secure ? 443 : 80),

@@ -20,6 +20,12 @@ export interface HopByHopOptions {
   dropFraming?: boolean;
 }
 
+/** Whether a header stops at the gateway, for engines that walk a raw header list (the Connection header's
+ * nominees aside: see nominatedByConnection). */
+export function isHopByHop(name: string, options: HopByHopOptions = {}): boolean {
+  return HOP_BY_HOP_SET.has(name) || (options.dropFraming === true && name === 'transfer-encoding');
+}
+
 /** Header names a Connection header nominates as hop-by-hop (`keep-alive, X-Trace` → `x-trace`). */
 export function nominatedByConnection(connection: unknown): string[] {
   if (typeof connection !== 'string' && !Array.isArray(connection)) return [];

@@ -35,7 +35,12 @@ export {
   stripHopByHop,
 } from './proxy/hop-by-hop';
 export { rawReply, writeReply } from './proxy/reply-writer';
-export { acceptUpstreamHeaders, refuseUpgrade } from './proxy/upstream-answer';
+export {
+  acceptUpstreamHeaders,
+  appendCookies,
+  httpProxyTarget,
+  refuseUpgrade,
+} from './proxy/upstream-answer';
 export { UpstreamDeadlines } from './proxy/upstream-deadlines';
 export { createStickyRouter, type RerouteEvent, type RouterStats, StickyRouter } from './router';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';

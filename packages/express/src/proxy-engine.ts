@@ -23,6 +23,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
   acceptUpstreamHeaders,
+  httpProxyTarget,
   prepareUpstreamHeaders,
   type Route,
   refuseUpgrade,
@@ -75,18 +76,11 @@ type UpstreamResponse = IncomingMessage & { req?: UpstreamRequest; [kClient]?: S
 const exchangeOfTarget = (target: unknown): Exchange | undefined =>
   typeof target === 'object' && target !== null ? (target as Partial<Target>)[kExchange] : undefined;
 
-/** What http-proxy reads of `options.target`, as `url.parse` would give it for the backend's origin. */
+/** The upstream as http-proxy reads its `options.target`, carrying the exchange it was made for. */
 function targetFor(exchange: Exchange): Target {
-  const url = exchange.route.backend!.url;
-  return {
-    protocol: url.protocol,
-    host: url.host,
-    // url.parse gives an IPv6 address without its brackets, as node:http wants it.
-    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-    port: url.port,
-    path: '/',
-    [kExchange]: exchange,
-  };
+  const target = httpProxyTarget(exchange.route.backend!.url) as Target;
+  target[kExchange] = exchange;
+  return target;
 }
 
 /** An upstream that dies mid-body must not leave the client waiting for the rest. */
@@ -160,7 +154,12 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
       const exchange = (proxyRes as UpstreamResponse).req?.[kExchange];
       if (!exchange) return;
       deadlines.unwatch(exchange);
-      acceptUpstreamHeaders(router, exchange.route, proxyRes.headers, exchange.clientAskedClose);
+      proxyRes.headers = acceptUpstreamHeaders(
+        router,
+        exchange.route,
+        proxyRes.headers,
+        exchange.clientAskedClose,
+      );
       (proxyRes as UpstreamResponse)[kClient] = res;
       proxyRes.on('close', upstreamClosed);
     });

@@ -15,6 +15,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
   acceptUpstreamHeaders,
+  httpProxyTarget,
   prepareUpstreamHeaders,
   type Reply,
   type Route,
@@ -221,7 +222,12 @@ export class StickyProxy {
         const exchange = exchangeOf(req);
         if (!exchange?.route) return;
         this.deadlines.unwatch(exchange);
-        acceptUpstreamHeaders(this.router, exchange.route, proxyRes.headers, exchange.clientAskedClose);
+        proxyRes.headers = acceptUpstreamHeaders(
+          this.router,
+          exchange.route,
+          proxyRes.headers,
+          exchange.clientAskedClose,
+        );
         (proxyRes as UpstreamResponse)[kClient] = res;
         proxyRes.on('close', upstreamClosed);
       });
@@ -238,7 +244,11 @@ export class StickyProxy {
       });
     };
     return createProxyMiddleware<IncomingMessage, ServerResponse>({
-      router: (req) => exchangeOf(req)?.route?.backend?.origin,
+      // An object, not the origin string, which http-proxy would parse as a URL on every request.
+      router: (req) => {
+        const backend = exchangeOf(req)?.route?.backend;
+        return backend ? (httpProxyTarget(backend.url) as unknown as string) : undefined;
+      },
       // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
       changeOrigin: tls,
       secure: true,

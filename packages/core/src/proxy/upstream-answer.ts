@@ -1,32 +1,66 @@
-// The two moments of the adapter protocol that every adapter on http-proxy (http-proxy-middleware, for
-// Express and Koa) handles alike: the upstream's response headers arrive, and a WebSocket upgrade fails
-// before the upstream answered it.
+// What every adapter on http-proxy (http-proxy-middleware, for Express and Koa) does alike: name the
+// upstream as http-proxy reads it, and handle two moments of the adapter protocol — the upstream's response
+// headers arrive, and a WebSocket upgrade fails before the upstream answered it.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { classifyUpstreamError } from '../health/upstream-failure';
 import type { StickyRouter } from '../router';
 import type { Route } from '../types';
-import { stripHopByHop } from './hop-by-hop';
+import { copyDownstreamHeaders } from './hop-by-hop';
 import { rawReply } from './reply-writer';
 
 /**
- * The upstream answered: the success is recorded, the balancer cookies are appended to the upstream's own
- * Set-Cookie (never replacing the app's) and hop-by-hop headers go, in place, for an engine that copies
- * these headers to the client afterwards with `res.setHeader` (which replaces, so appending must be done here).
+ * The upstream answered: the success is recorded, and the headers for the client are returned as a new
+ * object — hop-by-hop headers out, the balancer cookies after the upstream's own Set-Cookie (never replacing
+ * the app's) — for an engine that then copies them to the client with `res.setHeader` (which replaces, so
+ * appending must be done here). Engines on http-proxy assign it back: `proxyRes.headers = …`. A copy, because
+ * deleting `connection` from the parsed headers would turn them into a dictionary, slower for every walk the
+ * engine then makes over them.
  */
 export function acceptUpstreamHeaders(
   router: StickyRouter,
   route: Route,
   headers: IncomingHttpHeaders,
   clientAskedClose = false,
-): void {
+): IncomingHttpHeaders {
   router.succeeded(route);
-  const appCookies = headers['set-cookie'];
+  const out = copyDownstreamHeaders(headers);
+  const appCookies = out['set-cookie'];
   const cookies = router.responseCookies(route, appCookies);
-  if (cookies.length > 0) headers['set-cookie'] = appCookies ? appCookies.concat(cookies) : cookies.slice();
-  stripHopByHop(headers);
-  if (clientAskedClose) headers.connection = 'close';
+  if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
+  if (clientAskedClose) out.connection = 'close';
+  return out;
+}
+
+/** The app's Set-Cookie, then the balancer's, in a new array (no `concat`: a slow runtime call in V8). */
+export function appendCookies(
+  app: string | readonly string[] | number | undefined,
+  balancer: readonly string[],
+): string[] {
+  const all = app === undefined ? [] : typeof app === 'object' ? app.slice() : [String(app)];
+  for (const cookie of balancer) all.push(cookie);
+  return all;
+}
+
+/**
+ * What http-proxy reads of its `target` option, as `url.parse` gives it for a backend's origin: handed an
+ * object, http-proxy does not parse a URL string per request. node:http wants an IPv6 host without brackets.
+ */
+export function httpProxyTarget(url: URL): {
+  protocol: string;
+  host: string;
+  hostname: string;
+  port: string;
+  path: string;
+} {
+  return {
+    protocol: url.protocol,
+    host: url.host,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port,
+    path: '/',
+  };
 }
 
 /**

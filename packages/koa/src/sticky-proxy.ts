@@ -7,9 +7,11 @@
 // plugins build a log line per response for a logger that prints nothing and add two listeners per request.
 // What they guard against is covered here: every error has our handler, and a client that goes away cuts the
 // upstream request (HPM's fix for server-sent events). Timeouts are watched by one interval for all requests
-// (the core's UpstreamDeadlines). Nothing is added to the client's response or the upstream's response: a
-// property added to node's http objects gives them another V8 map, and node's own code that reads them
-// (the `headers` getter, stream and listener bookkeeping) turns megamorphic; small closures cost less.
+// (the core's UpstreamDeadlines). Nothing is added to the client's request or response or to the upstream's
+// response: a property added to node's http objects gives them another V8 map, and node's own code that
+// reads them (the `headers` getter, stream and listener bookkeeping) turns megamorphic. The exchange travels
+// as in @stickyroute/express: HPM's `router` returns a target object carrying it, which http-proxy hands to
+// its events as `options.target`, and the upstream request (a ClientRequest) carries it to the response.
 
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -56,6 +58,17 @@ interface Exchange {
 const kExchange = Symbol('stickyroute.exchange');
 type Tracked = (IncomingMessage | ServerResponse | Socket | ClientRequest) & { [kExchange]?: Exchange };
 const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Tracked)[kExchange];
+type UpstreamResponse = IncomingMessage & { req?: ClientRequest };
+type Target = ReturnType<typeof httpProxyTarget> & { [kExchange]: Exchange };
+const exchangeOfTarget = (target: unknown): Exchange | undefined =>
+  typeof target === 'object' && target !== null ? (target as Partial<Target>)[kExchange] : undefined;
+
+/** The upstream as http-proxy reads its `options.target`, carrying the exchange it was made for. */
+function targetFor(exchange: Exchange): Target {
+  const target = httpProxyTarget(exchange.route!.backend!.url) as Target;
+  target[kExchange] = exchange;
+  return target;
+}
 
 export class StickyProxy {
   private readonly agents = {
@@ -63,6 +76,8 @@ export class StickyProxy {
     https: new https.Agent({ keepAlive: true }),
   };
   private readonly proxies: Record<string, RequestHandler>;
+  /** The exchange of the proxy call under way: HPM's `router` callback runs inside that call. */
+  private pending: Exchange | undefined;
   // No response headers within the timeout: the upstream request is destroyed with a timeout error, which
   // the error handler turns into a 504 (http-proxy's own proxyTimeout would look like a reset: a retry).
   private readonly deadlines: UpstreamDeadlines<Exchange>;
@@ -136,7 +151,6 @@ export class StickyProxy {
         exchange.route = route;
         if (exchange.closed) return this.router.release(route);
         if (route.backend === null) return answer(this.router.reply(503));
-        (req as Tracked)[kExchange] = exchange;
         this.forward(req, client, exchange);
       })
       .catch(() => answer(this.router.reply(502)));
@@ -145,17 +159,29 @@ export class StickyProxy {
   private forward(req: IncomingMessage, client: ServerResponse | Socket, exchange: Exchange): void {
     const route = exchange.route!;
     const proxy = this.proxies[route.backend!.url.protocol]!;
-    if (client instanceof http.ServerResponse) {
-      prepareUpstreamHeaders(req.headers, route.upstreamHeaders);
-      void proxy(req, client, () => writeReply(client, this.router.reply(502)));
-    } else {
-      prepareUpstreamHeaders(req.headers, route.upstreamHeaders, { upgrade: true });
-      proxy.upgrade(req, client, exchange.head!);
+    // HPM asks its `router` for the target synchronously, inside this call: the target carries the exchange.
+    this.pending = exchange;
+    try {
+      if (client instanceof http.ServerResponse) {
+        prepareUpstreamHeaders(req.headers, route.upstreamHeaders);
+        void proxy(req, client, () => writeReply(client, this.router.reply(502)));
+      } else {
+        // http-proxy reports a WebSocket's errors without the target: the upgrade request carries it.
+        (req as Tracked)[kExchange] = exchange;
+        prepareUpstreamHeaders(req.headers, route.upstreamHeaders, { upgrade: true });
+        proxy.upgrade(req, client, exchange.head!);
+      }
+    } finally {
+      this.pending = undefined;
     }
   }
 
-  private async failed(req: IncomingMessage, res: ServerResponse, error: Error): Promise<void> {
-    const exchange = exchangeOf(req);
+  private async failed(
+    exchange: Exchange | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+    error: Error,
+  ): Promise<void> {
     if (!exchange?.route) return void res.destroy();
     // The client went away and its upstream request was cut: not the upstream's fault, nothing to answer.
     if (exchange.closed) return;
@@ -194,16 +220,19 @@ export class StickyProxy {
 
   private makeProxy(tls: boolean): RequestHandler {
     const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
-      proxyServer.on('proxyReq', (proxyReq, req) => {
-        const exchange = exchangeOf(req);
-        if (exchange) this.sent(exchange, proxyReq);
+      proxyServer.on('proxyReq', (proxyReq, req, _res, options) => {
+        const exchange = exchangeOfTarget(options.target);
+        if (exchange) {
+          (proxyReq as Tracked)[kExchange] = exchange;
+          this.sent(exchange, proxyReq);
+        }
         // A body parser ran before us: send the bytes it read, else re-encode what it parsed (`req.body`).
         if (exchange?.rawBody === undefined || !req.readableEnded) return fixRequestBody(proxyReq, req);
         proxyReq.setHeader('content-length', Buffer.byteLength(exchange.rawBody));
         proxyReq.write(exchange.rawBody);
       });
-      proxyServer.on('proxyReqWs', (proxyReq, req) => {
-        const exchange = exchangeOf(req);
+      proxyServer.on('proxyReqWs', (proxyReq, _req, _socket, options) => {
+        const exchange = exchangeOfTarget(options.target);
         if (!exchange) return;
         this.sent(exchange, proxyReq);
         // Whether it upgrades or answers plainly (piped to the socket), an error after that is a dropped
@@ -211,8 +240,9 @@ export class StickyProxy {
         (proxyReq as Tracked)[kExchange] = exchange;
         proxyReq.once('response', this.upgradeAnswered).once('upgrade', this.upgradeAnswered);
       });
-      proxyServer.on('proxyRes', (proxyRes, req, res) => {
-        const exchange = exchangeOf(req);
+      proxyServer.on('proxyRes', (proxyRes, _req, res) => {
+        // The upstream request (a plain ClientRequest) carries the exchange from 'proxyReq'.
+        const exchange = ((proxyRes as UpstreamResponse).req as Tracked | undefined)?.[kExchange];
         if (!exchange?.route) return;
         this.deadlines.unwatch(exchange);
         proxyRes.headers = acceptUpstreamHeaders(
@@ -226,12 +256,13 @@ export class StickyProxy {
           if (!proxyRes.complete) res.destroy();
         });
       });
-      proxyServer.on('error', (error, req, target) => {
+      proxyServer.on('error', (error, req, target, url) => {
+        // http-proxy passes the target with HTTP errors; a WebSocket's error comes without it.
+        const exchange = exchangeOfTarget(url) ?? (req && exchangeOf(req));
         if (target instanceof http.ServerResponse)
-          return void this.failed(req, target, error).catch(() => target.destroy());
+          return void this.failed(exchange, req, target, error).catch(() => target.destroy());
         // A WebSocket: http-proxy ends the socket right after this handler, so the answer is written
         // now and there is no retry on another backend (the client reconnects).
-        const exchange = req && exchangeOf(req);
         if (exchange?.route && !exchange.upgraded && !exchange.closed) {
           this.deadlines.unwatch(exchange);
           refuseUpgrade(this.router, exchange.route, error, target);
@@ -239,11 +270,9 @@ export class StickyProxy {
       });
     };
     return createProxyMiddleware<IncomingMessage, ServerResponse>({
-      // An object, not the origin string, which http-proxy would parse as a URL on every request.
-      router: (req) => {
-        const backend = exchangeOf(req)?.route?.backend;
-        return backend ? (httpProxyTarget(backend.url) as unknown as string) : undefined;
-      },
+      // An object, not the origin string, which http-proxy would parse as a URL on every request; it
+      // carries the exchange to http-proxy's events, which hand it back as `options.target`.
+      router: () => (this.pending === undefined ? undefined : (targetFor(this.pending) as unknown as string)),
       // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
       changeOrigin: tls,
       secure: true,

@@ -6,7 +6,7 @@
 //   node test/bench/instructions.js raw-koa koa:lb-cookie  (ADAPTER[:STICKINESS[:returning]], as ab.js takes them;
 //                                                          each of ours is compared with its framework's raw engine
 //                                                          fed the same requests, else with the first named)
-//   WARMUP=60 WINDOWS=4 WINDOW=10 CONNS=10 PARALLEL=2 NATIVE=5 BASE_PORT=19400 V8FLAGS=
+//   WARMUP=120 WINDOWS=6 WINDOW=10 CONNS=10 PARALLEL=2 NATIVE=5 BASE_PORT=19400 V8FLAGS=
 //
 // Each gateway runs under `valgrind --tool=callgrind` (node with `--single-threaded`: V8's helper threads wait
 // by spinning, which valgrind, running one thread at a time, would count by the second). wrk warms it up with
@@ -45,7 +45,7 @@ const {
   prepareRun,
 } = require('./run');
 
-const WARMUP = Number(process.env.WARMUP || 60);
+const WARMUP = Number(process.env.WARMUP || 120);
 const WINDOWS = Number(process.env.WINDOWS || 6);
 const WINDOW = Number(process.env.WINDOW || 10);
 const PARALLEL = Number(process.env.PARALLEL || 2);

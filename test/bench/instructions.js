@@ -2,7 +2,7 @@
 // with the machine's load the way CPU time does: on this 2-core shared machine a gateway's CPU µs per request
 // moves ±15 % from one 3-second window to the next, its instruction count a few per cent.
 //
-//   node test/bench/instructions.js                        every framework: raw, lb-new, raw + cookies, lb-returning
+//   node test/bench/instructions.js                        every framework: raw, raw-xfwd, lb-new, raw + cookies, lb-returning
 //   node test/bench/instructions.js raw-koa koa:lb-cookie  (ADAPTER[:STICKINESS[:returning]], as ab.js takes them;
 //                                                          each of ours is compared with its framework's raw engine
 //                                                          fed the same requests, else with the first named)
@@ -57,8 +57,11 @@ const FRAMEWORKS = [
   ['raw-koa', 'koa'],
   ['raw-fastify', 'fastify'],
 ];
+// The framework engines also run sending X-Forwarded-* (`-xfwd`), as our adapters must (the bare undici
+// proxy has no such variant).
 const DEFAULT = FRAMEWORKS.flatMap(([raw, ours]) => [
   raw,
+  ...(ours === 'node' ? [] : [`${raw}-xfwd`]),
   `${ours}:lb-cookie`,
   `${raw}::returning`,
   `${ours}:lb-cookie:returning`,

@@ -62,8 +62,9 @@ interface Exchange {
   hooks?: FastifyReplyFromHooks;
 }
 
-// The exchange hangs on the request (and on the raw response, for its 'close' listener) under a symbol: no
-// WeakMap lookups and no closures per request; the listeners are shared functions that find it there.
+// The exchange hangs on Fastify's request under a symbol (no WeakMap lookup). Not on node's raw response:
+// a property added to node's http objects gives them another V8 map, and node's own code that reads them
+// turns megamorphic; its 'close' listener is a closure instead.
 const kExchange = Symbol('stickyroute.exchange');
 type Tracked = { [kExchange]?: Exchange };
 const exchangeOf = (request: AnyRequest | FastifyRequest): Exchange | undefined =>
@@ -87,8 +88,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     return { ...(host === undefined ? {} : { host }), ...route?.upstreamHeaders };
   };
   // 'close' fires once, whether the response finished, the client went away or a WebSocket ended.
-  function clientClosed(this: Tracked): void {
-    const exchange = this[kExchange]!;
+  function clientClosed(exchange: Exchange): void {
     exchange.over = true;
     if (exchange.route !== null) router.release(exchange.route);
   }
@@ -104,8 +104,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
   function choose(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
     const exchange: Exchange = { route: null, over: false };
     (request as Tracked)[kExchange] = exchange;
-    (reply.raw as Tracked)[kExchange] = exchange;
-    reply.raw.on('close', clientClosed);
+    reply.raw.on('close', () => clientClosed(exchange));
     router
       .route({
         method: request.method,

@@ -448,7 +448,8 @@ function ratios(rows) {
       r.xRaw = r.rps / raw.rps;
       r.cpuOverRawUs = r.proxyCpuUs - raw.proxyCpuUs;
     }
-    const xfwd = r.kind !== 'raw-xfwd' && fw.xfwd && measured(by.get(`${fw.xfwd}${cookies ? '-cookies' : ''}`));
+    const xfwd =
+      r.kind !== 'raw-xfwd' && fw.xfwd && measured(by.get(`${fw.xfwd}${cookies ? '-cookies' : ''}`));
     if (xfwd) {
       r.xXfwd = r.rps / xfwd.rps;
       r.cpuOverXfwdUs = r.proxyCpuUs - xfwd.proxyCpuUs;

@@ -38,6 +38,8 @@ export { rawReply, writeReply } from './proxy/reply-writer';
 export {
   acceptUpstreamHeaders,
   appendCookies,
+  carriedBy,
+  type HttpProxyTarget,
   httpProxyTarget,
   refuseUpgrade,
 } from './proxy/upstream-answer';

@@ -23,6 +23,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
   acceptUpstreamHeaders,
+  carriedBy,
   httpProxyTarget,
   prepareUpstreamHeaders,
   type Route,
@@ -59,29 +60,10 @@ export interface ProxyEngine {
 const kExchange = Symbol('stickyroute.exchange');
 /** On an upstream response: the client's response it is piped to. */
 const kClient = Symbol('stickyroute.client');
-/** http-proxy's `options.target` (a parsed URL's fields), carrying the exchange it was made for. */
-interface Target {
-  protocol: string;
-  host: string;
-  hostname: string;
-  port: string;
-  path: string;
-  [kExchange]: Exchange;
-}
 type UpstreamRequest = ClientRequest & { [kExchange]?: Exchange };
 /** An upgrade request: it bypasses Express (a plain IncomingMessage), so it can carry the exchange cheaply. */
 type UpgradeRequest = IncomingMessage & { [kExchange]?: Exchange };
 type UpstreamResponse = IncomingMessage & { req?: UpstreamRequest; [kClient]?: ServerResponse };
-
-const exchangeOfTarget = (target: unknown): Exchange | undefined =>
-  typeof target === 'object' && target !== null ? (target as Partial<Target>)[kExchange] : undefined;
-
-/** The upstream as http-proxy reads its `options.target`, carrying the exchange it was made for. */
-function targetFor(exchange: Exchange): Target {
-  const target = httpProxyTarget(exchange.route.backend!.url) as Target;
-  target[kExchange] = exchange;
-  return target;
-}
 
 /** An upstream that dies mid-body must not leave the client waiting for the rest. */
 function upstreamClosed(this: UpstreamResponse): void {
@@ -136,7 +118,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
 
   const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
     proxyServer.on('proxyReq', (proxyReq, req, _res, options) => {
-      const exchange = exchangeOfTarget(options.target);
+      const exchange = carriedBy<Exchange>(options.target);
       if (!exchange) return;
       (proxyReq as UpstreamRequest)[kExchange] = exchange;
       sent(exchange, proxyReq);
@@ -144,7 +126,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
       if (hasBody(exchange.headers)) fixRequestBody(proxyReq, req);
     });
     proxyServer.on('proxyReqWs', (proxyReq, _req, _socket, options) => {
-      const exchange = exchangeOfTarget(options.target);
+      const exchange = carriedBy<Exchange>(options.target);
       if (!exchange) return;
       sent(exchange, proxyReq);
       (proxyReq as UpstreamRequest)[kExchange] = exchange;
@@ -165,7 +147,7 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
     });
     proxyServer.on('error', (error, req, target, url) => {
       // http-proxy passes the target with HTTP errors; a WebSocket's error comes without it.
-      const exchange = exchangeOfTarget(url) ?? (req as UpgradeRequest | undefined)?.[kExchange];
+      const exchange = carriedBy<Exchange>(url) ?? (req as UpgradeRequest | undefined)?.[kExchange];
       if (!exchange) return void target?.destroy();
       // The client went away and its upstream request was cut: not the upstream's fault, nothing to answer.
       if (exchange.closed) return;
@@ -181,7 +163,10 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
   const makeProxy = (tls: boolean) =>
     createProxyMiddleware<IncomingMessage, ServerResponse>({
       // Called synchronously by the proxy call in web() and ws(), for the exchange they set as `pending`.
-      router: () => (pending === undefined ? undefined : (targetFor(pending) as unknown as string)),
+      router: () =>
+        pending === undefined
+          ? undefined
+          : (httpProxyTarget(pending.route.backend!.url, pending) as unknown as string),
       // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
       changeOrigin: tls,
       secure: true,

@@ -18,6 +18,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
   acceptUpstreamHeaders,
+  carriedBy,
   httpProxyTarget,
   prepareUpstreamHeaders,
   type Reply,
@@ -59,16 +60,6 @@ const kExchange = Symbol('stickyroute.exchange');
 type Tracked = (IncomingMessage | ServerResponse | Socket | ClientRequest) & { [kExchange]?: Exchange };
 const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Tracked)[kExchange];
 type UpstreamResponse = IncomingMessage & { req?: ClientRequest };
-type Target = ReturnType<typeof httpProxyTarget> & { [kExchange]: Exchange };
-const exchangeOfTarget = (target: unknown): Exchange | undefined =>
-  typeof target === 'object' && target !== null ? (target as Partial<Target>)[kExchange] : undefined;
-
-/** The upstream as http-proxy reads its `options.target`, carrying the exchange it was made for. */
-function targetFor(exchange: Exchange): Target {
-  const target = httpProxyTarget(exchange.route!.backend!.url) as Target;
-  target[kExchange] = exchange;
-  return target;
-}
 
 export class StickyProxy {
   private readonly agents = {
@@ -221,7 +212,7 @@ export class StickyProxy {
   private makeProxy(tls: boolean): RequestHandler {
     const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
       proxyServer.on('proxyReq', (proxyReq, req, _res, options) => {
-        const exchange = exchangeOfTarget(options.target);
+        const exchange = carriedBy<Exchange>(options.target);
         if (exchange) {
           (proxyReq as Tracked)[kExchange] = exchange;
           this.sent(exchange, proxyReq);
@@ -232,7 +223,7 @@ export class StickyProxy {
         proxyReq.write(exchange.rawBody);
       });
       proxyServer.on('proxyReqWs', (proxyReq, _req, _socket, options) => {
-        const exchange = exchangeOfTarget(options.target);
+        const exchange = carriedBy<Exchange>(options.target);
         if (!exchange) return;
         this.sent(exchange, proxyReq);
         // Whether it upgrades or answers plainly (piped to the socket), an error after that is a dropped
@@ -258,7 +249,7 @@ export class StickyProxy {
       });
       proxyServer.on('error', (error, req, target, url) => {
         // http-proxy passes the target with HTTP errors; a WebSocket's error comes without it.
-        const exchange = exchangeOfTarget(url) ?? (req && exchangeOf(req));
+        const exchange = carriedBy<Exchange>(url) ?? (req && exchangeOf(req));
         if (target instanceof http.ServerResponse)
           return void this.failed(exchange, req, target, error).catch(() => target.destroy());
         // A WebSocket: http-proxy ends the socket right after this handler, so the answer is written
@@ -272,7 +263,10 @@ export class StickyProxy {
     return createProxyMiddleware<IncomingMessage, ServerResponse>({
       // An object, not the origin string, which http-proxy would parse as a URL on every request; it
       // carries the exchange to http-proxy's events, which hand it back as `options.target`.
-      router: () => (this.pending === undefined ? undefined : (targetFor(this.pending) as unknown as string)),
+      router: () =>
+        this.pending === undefined
+          ? undefined
+          : (httpProxyTarget(this.pending.route!.backend!.url, this.pending) as unknown as string),
       // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
       changeOrigin: tls,
       secure: true,

@@ -1,7 +1,7 @@
 // What adapters on http-proxy hand back to it: the upstream's headers for the client, and the target.
 
 import { createStickyRouter } from '../router';
-import { acceptUpstreamHeaders, appendCookies, httpProxyTarget } from './upstream-answer';
+import { acceptUpstreamHeaders, appendCookies, carriedBy, httpProxyTarget } from './upstream-answer';
 
 describe('acceptUpstreamHeaders', () => {
   const router = createStickyRouter({
@@ -59,4 +59,13 @@ test('httpProxyTarget gives the fields url.parse gives, an IPv6 host without bra
     path: '/',
   });
   expect(httpProxyTarget(new URL('http://[::1]:9000')).hostname).toBe('::1');
+});
+
+test("a target carries what it was given to http-proxy's events, and nothing else does", () => {
+  const exchange = { id: 1 };
+  expect(carriedBy(httpProxyTarget(new URL('http://10.0.0.1:8080'), exchange))).toBe(exchange);
+  expect(carriedBy(httpProxyTarget(new URL('http://10.0.0.1:8080')))).toBeUndefined();
+  expect(carriedBy({ host: '10.0.0.1' })).toBeUndefined();
+  expect(carriedBy('http://10.0.0.1:8080')).toBeUndefined();
+  expect(carriedBy(undefined)).toBeUndefined();
 });

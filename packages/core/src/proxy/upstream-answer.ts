@@ -43,24 +43,38 @@ export function appendCookies(
   return all;
 }
 
-/**
- * What http-proxy reads of its `target` option, as `url.parse` gives it for a backend's origin: handed an
- * object, http-proxy does not parse a URL string per request. node:http wants an IPv6 host without brackets.
- */
-export function httpProxyTarget(url: URL): {
+const kCarried = Symbol('stickyroute.carried');
+
+/** What http-proxy reads of its `target` option, as `url.parse` gives it for a backend's origin. */
+export interface HttpProxyTarget {
   protocol: string;
   host: string;
   hostname: string;
   port: string;
   path: string;
-} {
+}
+
+/**
+ * A backend as http-proxy reads its `target` option: handed an object, http-proxy does not parse a URL
+ * string per request (node:http wants an IPv6 host without brackets). `carried` rides along: http-proxy
+ * hands the target back to its `proxyReq`, `proxyReqWs` and `error` events, where `carriedBy` finds it.
+ */
+export function httpProxyTarget(url: URL, carried?: unknown): HttpProxyTarget {
   return {
     protocol: url.protocol,
     host: url.host,
     hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
     port: url.port,
     path: '/',
-  };
+    [kCarried]: carried,
+  } as HttpProxyTarget;
+}
+
+/** What `httpProxyTarget` was given to carry, if `target` is one of its targets. */
+export function carriedBy<T>(target: unknown): T | undefined {
+  return typeof target === 'object' && target !== null
+    ? ((target as { [kCarried]?: T })[kCarried] ?? undefined)
+    : undefined;
 }
 
 /**

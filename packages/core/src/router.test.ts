@@ -106,6 +106,57 @@ describe('setStickiness', () => {
   });
 });
 
+describe('routeNow', () => {
+  it('answers the Route itself, not a promise, where no store is asked: cookie modes and stickiness off', () => {
+    for (const stickiness of [
+      { type: 'lb-cookie' },
+      { type: 'app-cookie', appCookie: 'JSESSIONID' },
+      false,
+    ] as const) {
+      const { router } = setup({ stickiness });
+      const first = router.routeNow(request());
+      expect(first).not.toBeInstanceOf(Promise);
+      const route = first as Route;
+      expect(route.reason).toBe('new');
+      router.release(route);
+      if (stickiness === false) continue;
+      const appCookies = stickiness.type === 'app-cookie' ? 'JSESSIONID=s1; Max-Age=60' : undefined;
+      const cookie = cookiePair(router.responseCookies(route, appCookies));
+      const again = router.routeNow(withCookie(`JSESSIONID=s1; ${cookie}`));
+      expect(again).toMatchObject({ reason: 'sticky', backend: route.backend });
+    }
+  });
+
+  it('answers a promise where the store decides, placing the client as route() does', async () => {
+    const { router } = setup({ stickiness: { type: 'source-ip' } });
+    const pending = router.routeNow(request({ ip: '198.51.100.7' }));
+    expect(pending).toBeInstanceOf(Promise);
+    const first = await pending;
+    expect(first.reason).toBe('hashed');
+    router.release(first);
+    expect(await router.route(request({ ip: '198.51.100.7' }))).toMatchObject({
+      reason: 'sticky',
+      backend: first.backend,
+    });
+  });
+
+  it("a throwing 'reroute' listener is reported, and neither throws into the adapter nor stops the request", () => {
+    const warnings: string[] = [];
+    const { router } = setup({ logger: { warn: (m) => warnings.push(m) } });
+    const first = router.routeNow(request()) as Route;
+    const cookie = cookiePair(router.responseCookies(first));
+    router.release(first);
+    router.pool.markDown(first.backend!.id);
+    router.on('reroute', () => {
+      throw new Error('listener bug');
+    });
+    const route = router.routeNow(withCookie(cookie)) as Route;
+    expect(route.reason).toBe('rerouted');
+    expect(route.backend!.id).not.toBe(first.backend!.id);
+    expect(warnings).toEqual([expect.stringMatching(/'reroute' listener threw: Error: listener bug/)]);
+  });
+});
+
 describe('failover of stuck clients', () => {
   it('a client whose backend is down moves: rerouted, new cookie, x-sticky-rerouted, reroute event', async () => {
     const { router, of } = setup();

@@ -185,6 +185,15 @@ export class StickyRouter extends EventEmitter {
 
   /** Which backend serves this request, and why. Never rejects: store trouble falls back to hashing. */
   async route(req: RouteRequest): Promise<Route> {
+    return this.routeNow(req);
+  }
+
+  /**
+   * `route()` for adapters on a hot path: the Route itself when the answer needs no store (cookie modes,
+   * source-ip hashing, stickiness off), a promise of it otherwise; it never throws and the promise never
+   * rejects. Awaiting `route()` costs a promise and a microtask turn per request that this saves.
+   */
+  routeNow(req: RouteRequest): Route | Promise<Route> {
     const state: RouteState = {
       secure: req.secure,
       method: req.method,
@@ -193,48 +202,75 @@ export class StickyRouter extends EventEmitter {
       released: false,
     };
     const policy = this.policy;
-    let lookup: Lookup = NONE;
-    if (policy !== null) {
-      try {
-        // Cookie policies answer synchronously: awaiting only a promise saves a microtask turn per request.
-        const found = policy.lookup(req, state);
-        lookup = found instanceof Promise ? await found : found;
-      } catch {
-        lookup = NONE;
-      }
+    if (policy === null) return this.place(req, state, null, NONE);
+    let lookup: Lookup | Promise<Lookup>;
+    try {
+      lookup = policy.lookup(req, state);
+    } catch {
+      lookup = NONE;
     }
+    if (lookup instanceof Promise)
+      return lookup.then(
+        (found) => this.place(req, state, policy, found),
+        () => this.place(req, state, policy, NONE),
+      );
+    return this.place(req, state, policy, lookup);
+  }
+
+  /** The backend for a looked-up request: the one it is stuck to, else a new placement. */
+  private place(
+    req: RouteRequest,
+    state: RouteState,
+    policy: StickinessPolicy | null,
+    lookup: Lookup,
+  ): Route | Promise<Route> {
+    if (lookup.kind === 'stuck' && lookup.backend.servesStuck)
+      return this.admitted(
+        req,
+        state,
+        lookup.backend,
+        policy instanceof AppCookieLearnPolicy ? 'learned' : 'sticky',
+      );
+    // Stuck to a backend that is gone, down, or (learn/keyed) no longer known.
+    const rerouted = lookup.kind !== 'none';
+    if (rerouted && this.options.strict) return this.admitted(req, state, null, 'rerouted');
+    const hashKey = policy?.placement === 'hash' ? state.key : undefined;
     let backend: Backend | null;
     let reason: RouteReason;
-    if (lookup.kind === 'stuck' && lookup.backend.servesStuck) {
-      backend = lookup.backend;
-      reason = policy instanceof AppCookieLearnPolicy ? 'learned' : 'sticky';
-    } else if (lookup.kind === 'none') {
-      const hashKey = policy?.placement === 'hash' ? state.key : undefined;
-      if (hashKey !== undefined) {
-        backend = this.ring.lookup(hashKey);
-        reason = 'hashed';
-      } else {
-        backend = this.balancer.pick(req.ip);
-        reason = 'new';
-      }
-      if (backend !== null && policy?.placed) backend = (await policy.placed(state, backend)) ?? backend;
+    if (hashKey !== undefined) {
+      backend = this.ring.lookup(hashKey);
+      reason = rerouted ? 'rerouted' : 'hashed';
     } else {
-      // Stuck to a backend that is gone, down, or (learn/keyed) no longer known.
-      const from = lookup.kind === 'stuck' ? lookup.backend : null;
-      if (this.options.strict) {
-        backend = null;
-      } else {
-        const hashKey = policy?.placement === 'hash' ? state.key : undefined;
-        backend = hashKey !== undefined ? this.ring.lookup(hashKey) : this.balancer.pick(req.ip);
-        if (backend !== null && policy?.placed) backend = (await policy.placed(state, backend)) ?? backend;
-        if (backend !== null)
-          this.emit('reroute', {
-            from: from?.id ?? null,
-            to: backend.id,
-            why: from ? 'down' : 'gone',
-          } satisfies RerouteEvent);
+      backend = this.balancer.pick(req.ip);
+      reason = rerouted ? 'rerouted' : 'new';
+    }
+    const from = lookup.kind === 'stuck' ? lookup.backend : null;
+    if (backend === null || !policy?.placed) return this.admitted(req, state, backend, reason, rerouted, from);
+    const chosen = backend;
+    return policy
+      .placed(state, chosen)
+      .then((winner) => this.admitted(req, state, winner ?? chosen, reason, rerouted, from));
+  }
+
+  private admitted(
+    req: RouteRequest,
+    state: RouteState,
+    backend: Backend | null,
+    reason: RouteReason,
+    rerouted = false,
+    from: Backend | null = null,
+  ): Route {
+    if (rerouted && backend !== null) {
+      try {
+        this.emit('reroute', {
+          from: from?.id ?? null,
+          to: backend.id,
+          why: from ? 'down' : 'gone',
+        } satisfies RerouteEvent);
+      } catch (error) {
+        // A listener's bug must not stop the request (nor, routed synchronously, throw into the adapter).
+        this.logger.warn(`stickyroute: a 'reroute' listener threw: ${String(error)}`);
       }
-      reason = 'rerouted';
     }
     this.counters.total++;
     if (backend === null) {

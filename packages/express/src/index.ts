@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
+  type Route,
   type RouteRequest,
   rawReply,
   StickyConfigError,
@@ -61,15 +62,19 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
     const ip = (trusting ? req.ip : undefined) ?? remoteAddress ?? '';
     const secure = trusting ? req.secure : socket.encrypted === true;
     const request: RouteRequest = { method: req.method, url, headers, ip, remoteAddress, secure };
-    router.route(request).then((route) => {
-      exchange.route = route;
-      if (exchange.closed) return router.release(route);
-      if (route.backend === null) return writeReply(res, router.reply(503));
-      // The full original URL goes upstream, also under `app.use('/api', …)` (set only now: were route() to
-      // fail, Express's error handlers would see the URL it restores a mount path onto).
-      req.url = url;
-      engine.web(req, res, exchange);
-    }, next);
+    // In the cookie modes the core answers synchronously: no promise, no microtask turn.
+    const route = router.routeNow(request);
+    if (route instanceof Promise) route.then((route) => proceed(req, res, url, exchange, route), next);
+    else proceed(req, res, url, exchange, route);
+  };
+  const proceed = (req: Request, res: Response, url: string, exchange: Exchange, route: Route): void => {
+    exchange.route = route;
+    if (exchange.closed) return router.release(route);
+    if (route.backend === null) return writeReply(res, router.reply(503));
+    // The full original URL goes upstream, also under `app.use('/api', …)` (set only now: were route() to
+    // fail, Express's error handlers would see the URL it restores a mount path onto).
+    req.url = url;
+    engine.web(req, res, exchange);
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -100,32 +100,35 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
   };
 
-  // A callback-style hook: an async one costs a promise per request, and Fastify another to await it.
+  // A callback-style hook: an async one costs a promise per request, and Fastify another to await it. In the
+  // cookie modes the core answers synchronously and done() is called before the hook returns.
   function choose(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
     const exchange: Exchange = { route: null, over: false };
     (request as Tracked)[kExchange] = exchange;
     reply.raw.on('close', () => clientClosed(exchange));
-    router
-      .route({
-        method: request.method,
-        url: request.url,
-        headers: request.headers,
-        ip: request.ip,
-        remoteAddress: request.socket.remoteAddress,
-        secure: request.protocol === 'https',
-      })
-      .then((route) => {
-        exchange.route = route;
-        if (exchange.over) router.release(route);
-        // Answered here, the request goes no further: Fastify's callback hooks stop when done() is not called.
-        else if (route.backend === null) return void answer(reply, router.reply(503));
-        done();
-      }, done) // route() never rejects; were it to, Fastify's error handler answers and logs it
+    const route = router.routeNow({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      ip: request.ip,
+      remoteAddress: request.socket.remoteAddress,
+      secure: request.protocol === 'https',
+    });
+    if (!(route instanceof Promise)) return chosen(exchange, route, reply, done);
+    route
+      .then((route) => chosen(exchange, route, reply, done))
       .catch((error: unknown) => {
         // Thrown by a later hook or the handler, run from done(): logged, and answered if nothing was.
         request.log.error(error);
         answer(reply, router.reply(502));
       });
+  }
+  function chosen(exchange: Exchange, route: Route, reply: FastifyReply, done: () => void): void {
+    exchange.route = route;
+    if (exchange.over) router.release(route);
+    // Answered here, the request goes no further: Fastify's callback hooks stop when done() is not called.
+    else if (route.backend === null) answer(reply, router.reply(503));
+    else done();
   }
 
   // `hooks` is @fastify/http-proxy's own copy of replyOptions for this request, its upstream already chosen

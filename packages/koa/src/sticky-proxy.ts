@@ -136,15 +136,31 @@ export class StickyProxy {
     // A closure, not a shared listener finding the exchange on the client: every property added to node's
     // request, response or socket objects gives them another map, and node's own code reading them slows.
     client.on('close', () => this.clientClosed(client, exchange));
-    this.router
-      .route(request)
-      .then((route) => {
-        exchange.route = route;
-        if (exchange.closed) return this.router.release(route);
-        if (route.backend === null) return answer(this.router.reply(503));
-        this.forward(req, client, exchange);
-      })
+    // In the cookie modes the core answers synchronously: no promise, no microtask turn.
+    const route = this.router.routeNow(request);
+    if (!(route instanceof Promise)) {
+      try {
+        return this.proceed(req, client, exchange, route, answer);
+      } catch {
+        return answer(this.router.reply(502));
+      }
+    }
+    route
+      .then((route) => this.proceed(req, client, exchange, route, answer))
       .catch(() => answer(this.router.reply(502)));
+  }
+
+  private proceed(
+    req: IncomingMessage,
+    client: ServerResponse | Socket,
+    exchange: Exchange,
+    route: Route,
+    answer: (reply: Reply) => void,
+  ): void {
+    exchange.route = route;
+    if (exchange.closed) return this.router.release(route);
+    if (route.backend === null) return answer(this.router.reply(503));
+    this.forward(req, client, exchange);
   }
 
   private forward(req: IncomingMessage, client: ServerResponse | Socket, exchange: Exchange): void {

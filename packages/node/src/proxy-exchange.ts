@@ -66,19 +66,19 @@ export class ProxyExchange implements RouteRequest {
     this.hasBody = headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
   }
 
-  /** Routes and proxies the request. Never rejects: every failure becomes an answer or a closed connection. */
-  async start(): Promise<void> {
+  /** Routes and proxies the request: every failure becomes an answer or a closed connection. */
+  start(): void {
     const res = this.res as TrackedResponse;
     res[kExchange] = this;
     res.on('close', onResponseClose);
+    // In the cookie modes the core answers synchronously: no promise, no microtask turn.
+    const route = this.gateway.router.routeNow(this);
+    if (route instanceof Promise) route.then((route) => this.routed(route));
+    else this.routed(route);
+  }
+
+  private routed(route: Route): void {
     const router = this.gateway.router;
-    let route: Route;
-    try {
-      route = await router.route(this);
-    } catch {
-      this.send(router.reply(502));
-      return;
-    }
     if (this.closed) {
       router.release(route);
       return;

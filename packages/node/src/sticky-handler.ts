@@ -60,7 +60,7 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
       else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
       return;
     }
-    void new ProxyExchange(gateway, req, res).start();
+    new ProxyExchange(gateway, req, res).start();
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (prefix !== undefined && !isUnder(req, prefix)) return;

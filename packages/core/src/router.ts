@@ -245,7 +245,8 @@ export class StickyRouter extends EventEmitter {
       reason = rerouted ? 'rerouted' : 'new';
     }
     const from = lookup.kind === 'stuck' ? lookup.backend : null;
-    if (backend === null || !policy?.placed) return this.admitted(req, state, backend, reason, rerouted, from);
+    if (backend === null || !policy?.placed)
+      return this.admitted(req, state, backend, reason, rerouted, from);
     const chosen = backend;
     return policy
       .placed(state, chosen)

@@ -69,12 +69,14 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
   };
   const proceed = (req: Request, res: Response, url: string, exchange: Exchange, route: Route): void => {
     exchange.route = route;
-    if (exchange.closed) return router.release(route);
-    if (route.backend === null) return writeReply(res, router.reply(503));
-    // The full original URL goes upstream, also under `app.use('/api', …)` (set only now: were route() to
-    // fail, Express's error handlers would see the URL it restores a mount path onto).
-    req.url = url;
-    engine.web(req, res, exchange);
+    if (exchange.closed) router.release(route);
+    else if (route.backend === null) writeReply(res, router.reply(503));
+    else {
+      // The full original URL goes upstream, also under `app.use('/api', …)` (set only now: were route() to
+      // fail, Express's error handlers would see the URL it restores a mount path onto).
+      req.url = url;
+      engine.web(req, res, exchange);
+    }
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {

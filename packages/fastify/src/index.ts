@@ -114,14 +114,15 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
       remoteAddress: request.socket.remoteAddress,
       secure: request.protocol === 'https',
     });
-    if (!(route instanceof Promise)) return chosen(exchange, route, reply, done);
-    route
-      .then((route) => chosen(exchange, route, reply, done))
-      .catch((error: unknown) => {
-        // Thrown by a later hook or the handler, run from done(): logged, and answered if nothing was.
-        request.log.error(error);
-        answer(reply, router.reply(502));
-      });
+    if (!(route instanceof Promise)) chosen(exchange, route, reply, done);
+    else
+      route
+        .then((route) => chosen(exchange, route, reply, done))
+        .catch((error: unknown) => {
+          // Thrown by a later hook or the handler, run from done(): logged, and answered if nothing was.
+          request.log.error(error);
+          answer(reply, router.reply(502));
+        });
   }
   function chosen(exchange: Exchange, route: Route, reply: FastifyReply, done: () => void): void {
     exchange.route = route;

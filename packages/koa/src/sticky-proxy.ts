@@ -140,10 +140,11 @@ export class StickyProxy {
     const route = this.router.routeNow(request);
     if (!(route instanceof Promise)) {
       try {
-        return this.proceed(req, client, exchange, route, answer);
+        this.proceed(req, client, exchange, route, answer);
       } catch {
-        return answer(this.router.reply(502));
+        answer(this.router.reply(502));
       }
+      return;
     }
     route
       .then((route) => this.proceed(req, client, exchange, route, answer))
@@ -158,9 +159,9 @@ export class StickyProxy {
     answer: (reply: Reply) => void,
   ): void {
     exchange.route = route;
-    if (exchange.closed) return this.router.release(route);
-    if (route.backend === null) return answer(this.router.reply(503));
-    this.forward(req, client, exchange);
+    if (exchange.closed) this.router.release(route);
+    else if (route.backend === null) answer(this.router.reply(503));
+    else this.forward(req, client, exchange);
   }
 
   private forward(req: IncomingMessage, client: ServerResponse | Socket, exchange: Exchange): void {

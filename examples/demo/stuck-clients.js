@@ -1,7 +1,7 @@
 // Counts, per backend, the clients the status page shows as "stuck" to it.
 //
 // In cookie modes the core keeps no memory per client (the signed cookie is the state), so it cannot count
-// them; this demo-only observer does, by watching the router's decisions: it wraps `router.route`,
+// them; this demo-only observer does, by watching the router's decisions: it wraps `router.routeNow`,
 // `router.failover` and `router.responseCookies` of one router. A client counts once it comes back with a
 // valid balancer cookie (a client that drops cookies never sticks), until the cookie's server-side expiry
 // or its deletion. It is identified by its IP, its User-Agent and the backend token and `born` date inside
@@ -55,13 +55,17 @@ class StuckClients {
 
   wrap() {
     const router = this.router;
-    const route = router.route.bind(router);
+    // The adapters call routeNow (a Route, or a promise of one where a store decides); route() calls it too.
+    const routeNow = router.routeNow.bind(router);
     const failover = router.failover.bind(router);
     const responseCookies = router.responseCookies.bind(router);
-    router.route = async (req) => {
-      const result = await route(req);
+    const observe = (result, req) => {
       if (result.backend !== null) this.seen(result, req);
       return result;
+    };
+    router.routeNow = (req) => {
+      const result = routeNow(req);
+      return result instanceof Promise ? result.then((r) => observe(r, req)) : observe(result, req);
     };
     router.failover = async (failed, failure) => {
       const next = await failover(failed, failure);

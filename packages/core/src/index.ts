@@ -38,6 +38,7 @@ export { rawReply, writeReply } from './proxy/reply-writer';
 export {
   acceptUpstreamHeaders,
   appendCookies,
+  type ClientHeaders,
   carriedBy,
   type HttpProxyTarget,
   httpProxyTarget,

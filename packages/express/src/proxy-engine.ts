@@ -18,7 +18,12 @@
 // A WebSocket upgrade never passes through Express, and http-proxy reports its errors without the target:
 // its request (a plain IncomingMessage) carries the exchange.
 
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, {
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
@@ -136,12 +141,13 @@ export function createProxyEngine(router: StickyRouter): ProxyEngine {
       const exchange = (proxyRes as UpstreamResponse).req?.[kExchange];
       if (!exchange) return;
       deadlines.unwatch(exchange);
+      // http-proxy copies them with res.setHeader, which takes a lone Set-Cookie string too.
       proxyRes.headers = acceptUpstreamHeaders(
         router,
         exchange.route,
         proxyRes.headers,
         exchange.clientAskedClose,
-      );
+      ) as IncomingHttpHeaders;
       (proxyRes as UpstreamResponse)[kClient] = res;
       proxyRes.on('close', upstreamClosed);
     });

@@ -13,7 +13,12 @@
 // as in @stickyroute/express: HPM's `router` returns a target object carrying it, which http-proxy hands to
 // its events as `options.target`, and the upstream request (a ClientRequest) carries it to the response.
 
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, {
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
@@ -253,12 +258,13 @@ export class StickyProxy {
         const exchange = ((proxyRes as UpstreamResponse).req as Tracked | undefined)?.[kExchange];
         if (!exchange?.route) return;
         this.deadlines.unwatch(exchange);
+        // http-proxy copies them with res.setHeader, which takes a lone Set-Cookie string too.
         proxyRes.headers = acceptUpstreamHeaders(
           this.router,
           exchange.route,
           proxyRes.headers,
           exchange.clientAskedClose,
-        );
+        ) as IncomingHttpHeaders;
         // An upstream that dies mid-body must not leave the client waiting for the rest.
         proxyRes.on('close', () => {
           if (!proxyRes.complete) res.destroy();

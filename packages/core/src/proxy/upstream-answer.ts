@@ -10,22 +10,26 @@ import type { Route } from '../types';
 import { copyDownstreamHeaders } from './hop-by-hop';
 import { rawReply } from './reply-writer';
 
+/** Response headers for the client: as node parsed them, but Set-Cookie may be one string. */
+export type ClientHeaders = Omit<IncomingHttpHeaders, 'set-cookie'> & { 'set-cookie'?: string | string[] };
+
 /**
  * The upstream answered: the success is recorded, and the headers for the client are returned as a new
  * object — hop-by-hop headers out, the balancer cookies after the upstream's own Set-Cookie (never replacing
  * the app's) — for an engine that then copies them to the client with `res.setHeader` (which replaces, so
  * appending must be done here). Engines on http-proxy assign it back: `proxyRes.headers = …`. A copy, because
  * deleting `connection` from the parsed headers would turn them into a dictionary, slower for every walk the
- * engine then makes over them.
+ * engine then makes over them. Its Set-Cookie is a lone string when the balancer's cookie is the only one
+ * (see appendCookies), which `res.setHeader` takes as well as an array.
  */
 export function acceptUpstreamHeaders(
   router: StickyRouter,
   route: Route,
   headers: IncomingHttpHeaders,
   clientAskedClose = false,
-): IncomingHttpHeaders {
+): ClientHeaders {
   router.succeeded(route);
-  const out = copyDownstreamHeaders(headers);
+  const out: ClientHeaders = copyDownstreamHeaders(headers);
   const appCookies = out['set-cookie'];
   const cookies = router.responseCookies(route, appCookies);
   if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
@@ -33,11 +37,16 @@ export function acceptUpstreamHeaders(
   return out;
 }
 
-/** The app's Set-Cookie, then the balancer's, in a new array (no `concat`: a slow runtime call in V8). */
+/**
+ * The app's Set-Cookie, then the balancer's, in a new array (no `concat`: a slow runtime call in V8); a lone
+ * balancer cookie is answered as a string. Node validates a header value given as an array by joining it
+ * and testing the joined string on V8's slow RegExp path (about 5,000 instructions a response here).
+ */
 export function appendCookies(
   app: string | readonly string[] | number | undefined,
   balancer: readonly string[],
-): string[] {
+): string | string[] {
+  if (app === undefined && balancer.length === 1) return balancer[0]!;
   const all = app === undefined ? [] : typeof app === 'object' ? app.slice() : [String(app)];
   for (const cookie of balancer) all.push(cookie);
   return all;

@@ -111,6 +111,19 @@ describe('fastify: what reply-from would decide otherwise', () => {
     expect((await send(`${url}/api/orders`)).headers['x-instance']).toBeUndefined();
   });
 
+  test('two plugins side by side, each under its own prefix, proxy to their own backends', async () => {
+    const [a, b] = [await legacy('a'), await legacy('b')];
+    const { url } = await listen(async (app) => {
+      await app.register(sticky, { backends: [a.url], prefix: '/a', logger: quiet });
+      await app.register((scope, _options, done) => {
+        scope.register(sticky, { backends: [b.url], prefix: '/b', logger: quiet });
+        done();
+      });
+    });
+    expect((await send(`${url}/a/x`)).headers['x-instance']).toBe('a');
+    expect((await send(`${url}/b/x`)).headers['x-instance']).toBe('b');
+  });
+
   test('a WebSocket whose backend refuses is closed with 1011 naming no address, and released', async () => {
     const down = await dead();
     const { app, url } = await gateway({ backends: [down.url] });

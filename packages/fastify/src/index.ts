@@ -4,13 +4,14 @@
 // decorates the instance with the core router as `fastify.sticky`. Every decision is the core's; this file
 // only translates.
 
-import type { ClientRequest } from 'node:http';
+import type { ClientRequest, IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import httpProxy from '@fastify/http-proxy';
 import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import {
   appendCookies,
+  type ClientHeaders,
   closedAfterEarlierResponses,
   copyDownstreamHeaders,
   copyUpstreamHeaders,
@@ -62,13 +63,14 @@ interface Exchange {
   hooks?: FastifyReplyFromHooks;
 }
 
-// The exchange hangs on Fastify's request under a symbol (no WeakMap lookup). Not on node's raw response:
-// a property added to node's http objects gives them another V8 map, and node's own code that reads them
-// turns megamorphic; its 'close' listener is a closure instead.
+// The exchange hangs on Fastify's request under a symbol (no WeakMap lookup), declared with decorateRequest
+// so that every request is born with the slot (added later, it would give requests a second V8 map that
+// Fastify's own code then meets). Not on node's raw response: a property added to node's http objects gives
+// them another map, and node's own code that reads them turns megamorphic; its 'close' listener is a closure.
 const kExchange = Symbol('stickyroute.exchange');
-type Tracked = { [kExchange]?: Exchange };
+type Tracked = { [kExchange]?: Exchange | null };
 const exchangeOf = (request: AnyRequest | FastifyRequest): Exchange | undefined =>
-  (request as Tracked)[kExchange];
+  (request as Tracked)[kExchange] ?? undefined;
 
 async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOptions): Promise<void> {
   const { prefix } = options;
@@ -186,20 +188,23 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     // The response's headers are undici's parse, which reply-from and @fastify/http-proxy then walk twice: a
     // copy built in one pass stays a fast object, where deleting `connection` from the parse would not.
     rewriteHeaders: (headers, request) => {
-      const out = copyDownstreamHeaders(headers, DROP_FRAMING);
+      const out: ClientHeaders = copyDownstreamHeaders(headers, DROP_FRAMING);
       const route = request === undefined ? null : routeOf(request);
-      if (route === null) return out;
-      router.succeeded(route);
-      const appCookies = out['set-cookie'];
-      const cookies = router.responseCookies(route, appCookies);
-      if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
-      return out;
+      if (route !== null) {
+        router.succeeded(route);
+        const appCookies = out['set-cookie'];
+        const cookies = router.responseCookies(route, appCookies);
+        if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
+      }
+      // reply-from copies them with reply.header, which takes a lone Set-Cookie string too.
+      return out as IncomingHttpHeaders;
     },
   };
 
   await fastify.register(
     async function stickyProxy(scope) {
       // Bodies stream through untouched and unbounded by bodyLimit, whatever their content type.
+      if (!scope.hasRequestDecorator(kExchange)) scope.decorateRequest(kExchange, null);
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (request, payload, done) => {
         const exchange = exchangeOf(request);

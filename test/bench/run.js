@@ -51,6 +51,8 @@ function onCpus(cpus, command, args) {
 }
 const PROXY_PORT = BASE_PORT;
 const BACKEND_PORTS = [BASE_PORT + 1, BASE_PORT + 2, BASE_PORT + 3];
+/** The app's session cookie a returning client sends back (the anchors' run.sh sends the same). */
+const SID_COOKIE = 'SID=bench0123456789abcdef0123456789ab';
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 const RESULTS = join(__dirname, 'results');
 const started = Date.now();
@@ -76,7 +78,7 @@ const VARIANTS = [
     kind: 'lb-returning',
     stickiness: 'lb-cookie',
     cookie: true,
-    label: 'lb-cookie, returning clients (valid cookies for each backend in turn)',
+    label: "lb-cookie, returning clients (a valid STICKY for each backend in turn, and the app's SID)",
   },
   { kind: 'app-cookie', stickiness: 'app-cookie', label: 'app-cookie (follows SID; no cookie sent)' },
   { kind: 'source-ip', stickiness: 'source-ip', label: 'source-ip' },
@@ -685,9 +687,7 @@ async function main() {
   log(`backends (${backend.kind}) on 127.0.0.1:${BACKEND_PORTS.join(', ')}; gateways on :${PROXY_PORT}`);
   const env = { PROXY_PORT: String(PROXY_PORT), BACKEND_PORTS: BACKEND_PORTS.join(',') };
   process.env.BACKEND_PORTS = env.BACKEND_PORTS; // before gateway.js reads it
-  const { mintCookie } = require('./gateway');
-  // Returning clients: one valid cookie per backend, sent in turn (as many clients, each stuck to its own).
-  const cookies = BACKEND_PORTS.map((_, i) => mintCookie(i));
+  const cookies = returningCookies();
 
   const rows = scenarios();
   const profiles = [];
@@ -837,8 +837,18 @@ async function prepareRun(gateways, name) {
   const runDir = mkdtempSync(join(tmpdir(), `stickyroute-${name}-`));
   await startBackends(runDir);
   process.env.BACKEND_PORTS = BACKEND_PORTS.join(',');
+  return { ready, runDir, cookies: returningCookies() };
+}
+
+/**
+ * Returning clients: one Cookie header per backend, sent in turn (as many clients, each stuck to its own), each
+ * with a valid STICKY and the app's session cookie, as a browser sends both and as the anchors' returning
+ * clients do (`SRV=s2; SID=…` to HAProxy). Without SID the backend would open a new session on every
+ * response: a new app client each time, which is not what returning means.
+ */
+function returningCookies() {
   const { mintCookie } = require('./gateway');
-  return { ready, runDir, cookies: BACKEND_PORTS.map((_, i) => mintCookie(i)) };
+  return BACKEND_PORTS.map((_, i) => `${mintCookie(i)}; ${SID_COOKIE}`);
 }
 
 if (require.main === module) {

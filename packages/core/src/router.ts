@@ -189,9 +189,9 @@ export class StickyRouter extends EventEmitter {
   }
 
   /**
-   * `route()` for adapters on a hot path: the Route itself when the answer needs no store (cookie modes,
-   * source-ip hashing, stickiness off), a promise of it otherwise; it never throws and the promise never
-   * rejects. Awaiting `route()` costs a promise and a microtask turn per request that this saves.
+   * `route()` for adapters on a hot path: the Route itself when the answer needs no store (the cookie modes,
+   * stickiness off), a promise of it otherwise (source-ip, header, query, learn); it never throws and the
+   * promise never rejects. Awaiting `route()` costs a promise and a microtask turn per request that this saves.
    */
   routeNow(req: RouteRequest): Route | Promise<Route> {
     const state: RouteState = {
@@ -253,6 +253,7 @@ export class StickyRouter extends EventEmitter {
       .then((winner) => this.admitted(req, state, winner ?? chosen, reason, rerouted, from));
   }
 
+  /** Counts the decision, takes a connection slot on the backend and answers the Route. */
   private admitted(
     req: RouteRequest,
     state: RouteState,

@@ -203,8 +203,8 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
 
   await fastify.register(
     async function stickyProxy(scope) {
-      // Bodies stream through untouched and unbounded by bodyLimit, whatever their content type.
       if (!scope.hasRequestDecorator(kExchange)) scope.decorateRequest(kExchange, null);
+      // Bodies stream through untouched and unbounded by bodyLimit, whatever their content type.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (request, payload, done) => {
         const exchange = exchangeOf(request);

@@ -9,7 +9,8 @@
 // second burst picks some up at that moment and sees resets — a proxy matter, reported apart from this suite.
 // Proves: (1) a client alternating between gateways stays on one backend in every stickiness mode; (2) 1,000
 // new clients arriving at the same moment through two gateways each end on exactly one backend; (3) Redis
-// stopped mid-run and started again fails no request, shows in the fallback counter, and assignments resume;
+// stopped mid-run and started again fails no request, moves no keyed client (the gateways fall back to the
+// same consistent hashing), shows in the fallback counter, and assignments resume;
 // (4) store keys live exactly as long as the stickiness duration says (Redis TTL/PTTL).
 
 import { randomBytes } from 'node:crypto';
@@ -282,27 +283,30 @@ describe('(2) 1,000 new clients at the same moment through two gateways', () => 
 });
 
 describe('(3) Redis stopped mid-run and started again', () => {
-  test('no request fails, the fallback is counted, and assignments resume after reconnection', async () => {
+  test('no request fails, no keyed client moves, the fallback is counted, and assignments resume', async () => {
     await useStickiness({ type: 'header', header: 'x-client', duration: '10m' });
     await freshUpstreamConnections();
     const gateways = [g1, g2];
     const ids = Array.from({ length: 20 }, (_, i) => `outage-${i}`);
     const failures: string[] = [];
-    let slowest = 0;
+    // Every backend that served each client, through either gateway, before, during and after the outage.
+    const servedBy = new Map(ids.map((id) => [id, new Set<string>()]));
     let turn = 0;
+    // One request at a time: the ring's bounded-load walk passes a key's owner by only while the owner has
+    // more than 1.25× its share of the requests in flight, so with one in flight every placement (stored,
+    // or hashed while Redis is gone) is the ring's, and "falls back to consistent hashing" means exactly
+    // "stays on its backend". The races above are where requests overlap.
     const round = async () => {
       turn++;
-      await Promise.all(
-        ids.map(async (id, i) => {
-          const started = Date.now();
-          const result = await send(`${gateways[(i + turn) % 2]!.url}/`, {
-            headers: { 'x-client': id },
-            timeoutMs: 10_000,
-          }).catch((error: Error) => ({ status: 0, error }));
-          slowest = Math.max(slowest, Date.now() - started);
-          if (result.status !== 200) failures.push(`${id}: ${result.status}`);
-        }),
-      );
+      for (const [i, id] of ids.entries()) {
+        const result = await send(`${gateways[(i + turn) % 2]!.url}/`, {
+          headers: { 'x-client': id },
+          timeoutMs: 10_000,
+        }).catch((error: Error) => error);
+        if (result instanceof Error || result.status !== 200)
+          failures.push(`${id}: ${result instanceof Error ? result.message : result.status}`);
+        else servedBy.get(id)!.add(instanceOf(result));
+      }
     };
     const stats = () => requestCounters(gateways);
 
@@ -310,9 +314,7 @@ describe('(3) Redis stopped mid-run and started again', () => {
     const healthy = await stats();
     expect(await admin.exists(...ids.map((id) => `${PREFIX}h:${id}`))).toBe(ids.length);
 
-    let outageSlowest = 0;
     const outage = async () => {
-      slowest = 0;
       let down = healthy;
       // Requests keep flowing while Redis is gone, until both gateways have counted the fallback.
       for (let r = 0; r < 100 && down.some((c, k) => c.storeErrors === healthy[k]!.storeErrors); r++) {
@@ -326,7 +328,6 @@ describe('(3) Redis stopped mid-run and started again', () => {
         // Keyed clients fell back to consistent hashing.
         expect(down[k]!.hashed).toBeGreaterThan(healthy[k]!.hashed);
       }
-      outageSlowest = slowest;
     };
 
     await redis.stop();
@@ -357,8 +358,10 @@ describe('(3) Redis stopped mid-run and started again', () => {
       expect(end[k]!.sticky).toBeGreaterThan(resumed[k]!.sticky);
     }
     expect(failures).toEqual([]);
-    // An unreachable store never stalled a request (the store fails fast; 100 ms at worst per command).
-    expect(outageSlowest).toBeLessThan(2_000);
+    // Each client stayed on one backend through it all, and the clients were spread (staying was not the
+    // only possible outcome).
+    expect([...servedBy].filter(([, backends]) => backends.size !== 1)).toEqual([]);
+    expect(new Set([...servedBy.values()].map((backends) => [...backends][0])).size).toBeGreaterThan(1);
     const { warnings } = await g1.stats();
     expect(warnings.some((w) => /Redis|store/.test(w))).toBe(true);
   });

@@ -64,13 +64,27 @@ describe('UpstreamDeadlines', () => {
     expect(deadlines.size).toBe(0);
   });
 
-  test('with the real clock, a missed deadline fires within two periods of its timeout', async () => {
-    const real = new UpstreamDeadlines<{ name: string }>(40, (i) => expired.push(i.name));
-    const started = Date.now();
-    real.watch(item('late'));
-    while (expired.length === 0 && Date.now() - started < 2_000) await new Promise((r) => setTimeout(r, 5));
-    real.close();
-    expect(expired).toEqual(['late']);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+  test('its own interval expires a missed deadline within two periods of the timeout, then stops', () => {
+    // jest's fake timers drive the interval and Date.now (the default clock) alike: no real waiting.
+    jest.useFakeTimers({ now: 0 });
+    try {
+      // A 40 ms timeout ticks every 2 ms (a twentieth), so the deadline fires between 40 and 44 ms.
+      const own = new UpstreamDeadlines<{ name: string }>(40, (i) => expired.push(i.name));
+      own.watch(item('late'));
+      expect(jest.getTimerCount()).toBe(1);
+      jest.advanceTimersByTime(39);
+      expect(expired).toEqual([]);
+      jest.advanceTimersByTime(5);
+      expect(expired).toEqual(['late']);
+      // Nothing watched: the interval is gone, and nothing holds the event loop.
+      expect(jest.getTimerCount()).toBe(0);
+      own.watch(item('again'));
+      own.close();
+      expect(jest.getTimerCount()).toBe(0);
+      jest.advanceTimersByTime(1_000);
+      expect(expired).toEqual(['late']);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -7,21 +7,11 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Cookie, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
 import { waitFor } from '../support/wait-for';
+import { launchChromium } from './chromium';
 import { buildDemoPackages, type RunningDemo, startDemo } from './demo-process';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
   ? join(__dirname, '..', '..', 'docs', 'screenshots')
   : join(tmpdir(), 'stickyroute-screenshots');
@@ -33,7 +23,7 @@ const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   await buildDemoPackages();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 180_000);
 
 afterEach(async () => {

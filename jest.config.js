@@ -1,8 +1,8 @@
 // One jest run for the whole workspace: unit tests beside the code, cross-package suites in test/.
 // @swc/jest only strips types (fast); `pnpm typecheck` is what checks them.
 // Two suites run apart, each with a config of its own in test/setup: the million-client session flood
-// (jest.flood.config.js: CPU-bound for a minute, it would starve the timing of the suites beside it) and
-// the mutation run's unit tests of the core (jest.stryker.config.js).
+// (jest.flood.config.js: it keeps a core fully busy, which would skew the timing of the suites beside it)
+// and the mutation run's unit tests of the core (jest.stryker.config.js).
 const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 const moduleNameMapper = {
   '^@stickyroute/(core|express|koa|fastify|redis|node)$': '<rootDir>/packages/$1/src/index.ts',

@@ -5,10 +5,11 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BackendInput, HashRing, type StickinessOptions } from '@stickyroute/core';
+import type { BackendInput, StickinessOptions } from '@stickyroute/core';
 import { sticky } from '@stickyroute/express';
 import { createRedisStore } from '@stickyroute/redis';
 import express from 'express';
+import { HashRing } from '../../packages/core/src/balancers/consistent-hash';
 
 export interface GatewayProcessConfig {
   name: string;

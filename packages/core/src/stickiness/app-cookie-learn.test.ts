@@ -4,6 +4,8 @@
 import { createStickyRouter, type StickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 
 const BACKENDS = [
   { url: 'http://10.0.0.1:8080', id: 'a' },
@@ -13,18 +15,22 @@ const BACKENDS = [
 
 function setup() {
   const clock = new FakeClock();
-  const router = createStickyRouter({
-    backends: BACKENDS,
-    stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID', mode: 'learn' },
-    clock,
-  });
+  const router = createStickyRouter(
+    withTestHooks(
+      {
+        backends: BACKENDS,
+        stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID', mode: 'learn' },
+      },
+      { clock },
+    ),
+  );
   return { clock, router };
 }
 
 async function visit(router: StickyRouter, cookie: string | undefined, upstream?: string | string[]) {
   const route = await router.route(cookie === undefined ? request() : withCookie(cookie));
-  const setCookies = router.responseCookies(route, upstream);
-  router.release(route);
+  const setCookies = steps(router).responseCookies(route, upstream);
+  steps(router).release(route);
   return { route, setCookies };
 }
 

@@ -238,7 +238,7 @@ export class StickyRouter extends EventEmitter {
     let backend: Backend | null;
     let reason: RouteReason;
     if (hashKey !== undefined) {
-      backend = this.ring.lookup(hashKey);
+      backend = this.ring.lookup(hashKey, undefined, policy?.hashLoadBound);
       reason = rerouted ? 'rerouted' : 'hashed';
     } else {
       backend = this.balancer.pick(req.ip);
@@ -359,7 +359,7 @@ export class StickyRouter extends EventEmitter {
     const state: RouteState = { ...route.state, failed, released: false };
     const next =
       state.key !== undefined && this.policy?.placement === 'hash'
-        ? this.ring.lookup(state.key, failed)
+        ? this.ring.lookup(state.key, failed, this.policy.hashLoadBound)
         : this.balancer.pick(state.ip, failed);
     if (next === null) return { reply };
     if (this.policy?.placed) await this.policy.placed(state, next);

@@ -5,7 +5,12 @@ import { NearCache } from './near-cache';
 
 function clock(start = 1_000_000) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
 }
 
 test('an entry lives exactly its TTL on the injected clock', () => {

@@ -14,6 +14,8 @@ export interface RedisServer {
   readonly url: string;
   /** Shuts the server down (its data is gone: no persistence). */
   stop(): Promise<void>;
+  /** kill -9: the server dies at once, as in a crash (its data is gone). */
+  kill(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
   /** SIGSTOP: connections stay open but nothing is answered. */
@@ -144,14 +146,14 @@ async function startRedisProcess(
     throw lastError;
   };
 
-  const stop = (): Promise<void> =>
+  const stop = (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> =>
     new Promise((resolve) => {
       const proc = child;
       child = null;
       if (proc === null || proc.exitCode !== null || proc.signalCode !== null) return resolve();
       proc.once('exit', () => resolve());
       proc.kill('SIGCONT');
-      proc.kill('SIGTERM');
+      proc.kill(signal);
     });
 
   try {
@@ -168,7 +170,8 @@ async function startRedisProcess(
     get url() {
       return `redis://127.0.0.1:${port}`;
     },
-    stop,
+    stop: () => stop(),
+    kill: () => stop('SIGKILL'),
     start,
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),

@@ -59,6 +59,11 @@ const store = createRedisStore({
   logger,
   ...(config.commandTimeout === undefined ? {} : { commandTimeout: config.commandTimeout }),
 });
+const startedAt = Date.now();
+let storeReadyAfterMs: number | null = null;
+store.client.once('ready', () => {
+  storeReadyAfterMs = Date.now() - startedAt;
+});
 const middleware = sticky({
   backends: config.backends,
   stickiness: config.stickiness,
@@ -78,7 +83,7 @@ control.get('/stats', (_req, res) => {
     name: config.name,
     pid: process.pid,
     stats: router.stats(),
-    store: { ...store.stats(), status: store.client.status },
+    store: { ...store.stats(), status: store.client.status, readyAfterMs: storeReadyAfterMs },
     warnings,
   });
 });

@@ -18,7 +18,11 @@ export interface GatewayProcess {
   /** e.g. http://127.0.0.1:40123 */
   readonly url: string;
   readonly pid: number;
-  stats(): Promise<{ stats: RouterStats; store: RedisStoreStats & { status: string }; warnings: string[] }>;
+  stats(): Promise<{
+    stats: RouterStats;
+    store: RedisStoreStats & { status: string; readyAfterMs: number | null };
+    warnings: string[];
+  }>;
   setStickiness(stickiness: StickinessOptions): Promise<void>;
   /** Where this gateway's hash ring alone (no store, no load) would place each key. */
   ringOwners(keys: readonly string[]): Promise<(string | null)[]>;
@@ -76,7 +80,7 @@ function handle(name: string, child: ChildProcess, url: string, output: () => st
       const body = await control('GET', 'stats');
       return {
         stats: body.stats as RouterStats,
-        store: body.store as RedisStoreStats & { status: string },
+        store: body.store as RedisStoreStats & { status: string; readyAfterMs: number | null },
         warnings: body.warnings as string[],
       };
     },

@@ -145,6 +145,20 @@ test('a passed-in client is used as it is and left connected on close()', async 
   }
 });
 
+test('a passed-in lazyConnect client that nobody connected is refused at once, not waited for', async () => {
+  const client = new Redis(server.url, { lazyConnect: true });
+  try {
+    const s = createRedisStore({ client, prefix: 'lazy:' });
+    await expect(s.get('h:x')).rejects.toThrow(/not connected \(wait\)/);
+    await client.connect();
+    await s.set('h:x', 'a', 60_000);
+    expect(await s.get('h:x')).toBe('a');
+    await s.close();
+  } finally {
+    client.disconnect();
+  }
+});
+
 test('a client together with connection options, a misspelt option or a non-redis URL is a configuration mistake', () => {
   const client = new Redis(server.url, { lazyConnect: true });
   try {

@@ -133,7 +133,10 @@ export class RedisStore implements StickyStore {
     this.client.defineCommand('stickyrouteSetIfAbsent', { numberOfKeys: 1, lua: SET_IF_ABSENT_LUA });
     this.scripted = this.client as unknown as ScriptedCommands;
     this.everReady = this.client.status === 'ready';
-    if (!this.everReady) this.firstConnection = this.firstAttempt();
+    // Only a connection under way is worth waiting for (a lazyConnect client waits for a first command that
+    // the store would never send while waiting).
+    if (this.client.status === 'connecting' || this.client.status === 'connect')
+      this.firstConnection = this.firstAttempt();
   }
 
   async get(key: string, refreshTtlMs?: number): Promise<string | undefined> {

@@ -127,6 +127,7 @@ export class RedisStore implements StickyStore {
     this.ownsClient = client === undefined;
     this.client = client ?? createClient(url, redisOptions);
     this.client.on('error', this.onClientError);
+    this.client.on('close', this.onClientClose);
     this.client.on('ready', this.onReady);
     this.client.defineCommand('stickyrouteGetRefresh', { numberOfKeys: 1, lua: GET_REFRESH_LUA });
     this.client.defineCommand('stickyrouteGetWithTtl', { numberOfKeys: 1, lua: GET_WITH_TTL_LUA });
@@ -272,6 +273,7 @@ export class RedisStore implements StickyStore {
     }
     this.closed = true;
     this.client.off('ready', this.onReady);
+    this.client.off('close', this.onClientClose);
     if (!this.ownsClient) {
       this.client.off('error', this.onClientError);
       return;
@@ -455,13 +457,23 @@ export class RedisStore implements StickyStore {
 
   /** An unreachable Redis must never become an unhandled 'error' event: warn now and then, and go on. */
   private readonly onClientError = (error: Error): void => {
+    this.warn(`connection problem (${error.message})`);
+  };
+
+  /** A connection that closes cleanly (Redis shut down, a failover) raises no error: say so too. */
+  private readonly onClientClose = (): void => {
+    if (!this.closed && this.everReady) this.warn('connection lost');
+  };
+
+  /** At most one warning every `warningInterval` ms. */
+  private warn(problem: string): void {
     const now = Date.now();
     if (now - this.lastWarning < this.warningIntervalMs) return;
     this.lastWarning = now;
     this.logger.warn(
-      `stickyroute: Redis store connection problem (${error.message}); the gateway answers from what it knows and catches up when Redis is back.`,
+      `stickyroute: Redis store ${problem}; the gateway answers from what it knows and catches up when Redis is back.`,
     );
-  };
+  }
 }
 
 /** The store's own client: the URL (or the address in the ioredis options), with request-path-safe defaults. */

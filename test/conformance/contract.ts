@@ -240,6 +240,14 @@ export function runStickyContract(harness: GatewayHarness): void {
         }
         expect(homes.size).toBe(3);
         expect(gw.router.stats().requests.learned).toBe(15);
+        // Values the app never issued are placed by hashing and take no store entry (only the 3 logins do).
+        for (let i = 0; i < 5; i++) {
+          const res = await send(`${gw.url}/`, { headers: { cookie: `PHPSESSID=made-up-${i}` } });
+          expect(res.status).toBe(200);
+          expect(res.json<WhoAmI>().loggedIn).toBe(false);
+        }
+        expect(gw.router.stats().storeEntries).toBe(3);
+        expect(gw.router.stats().requests.hashed).toBe(5);
       });
     });
 

@@ -690,14 +690,14 @@ describe('a failing store', () => {
     expect(router.stats().storeEntries).toBeUndefined();
   });
 
-  it('learn mode with a failing store still routes (as new)', async () => {
+  it('learn mode with a failing store still routes (hashed by the app cookie value)', async () => {
     const { router } = setup({
       stickiness: { type: 'app-cookie', appCookie: 'SID', mode: 'learn' },
       store: broken,
       logger: { warn() {} },
     });
     const route = await router.route(withCookie('SID=abc'));
-    expect(route.reason).toBe('new');
+    expect(route.reason).toBe('hashed');
     expect(steps(router).responseCookies(route, 'SID=abc; Max-Age=60')).toEqual([]);
   });
 });

@@ -89,8 +89,9 @@ export class Placement {
 
   /** Another backend for a request that failed on those in `failed`, by the same rule that placed it. */
   next(state: RouteState, failed: ReadonlySet<string>): Backend | null {
-    return state.key !== undefined && this.policy?.placement === 'hash'
-      ? this.ring.lookup(state.key, failed)
+    const policy = this.policy;
+    return state.key !== undefined && policy?.placement === 'hash'
+      ? this.ring.lookup(state.key, failed, policy.hashLoadBound)
       : this.balancer.pick(state.ip, failed);
   }
 
@@ -144,7 +145,7 @@ export class Placement {
     let backend: Backend | null;
     let reason: RouteReason;
     if (hashKey !== undefined) {
-      backend = this.ring.lookup(hashKey);
+      backend = this.ring.lookup(hashKey, undefined, policy?.hashLoadBound);
       reason = rerouted ? 'rerouted' : 'hashed';
     } else {
       backend = this.balancer.pick(req.ip);

@@ -5,7 +5,9 @@
 // and the mutation run's unit tests of the core (jest.stryker.config.js).
 const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 const moduleNameMapper = {
-  '^@stickyroute/(core|express|koa|fastify|redis|node)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@stickyroute/(core|express|koa|fastify|redis|node|http-proxy-engine|undici-pools)$':
+    '<rootDir>/packages/$1/src/index.ts',
+  '^@stickyroute/core/(adapter|testing)$': '<rootDir>/packages/core/src/$1.ts',
 };
 // A mutation run in progress keeps a copy of the workspace in .stryker-tmp: never test or resolve from it.
 const sandbox = '<rootDir>/.stryker-tmp/';

@@ -24,6 +24,7 @@ const config = {
     '!packages/core/src/**/*.test.ts',
     // Test scaffolding (fake clock, seeded random), types and re-exports: nothing the product decides with.
     '!packages/core/src/testing/**',
+    '!packages/core/src/testing.ts',
     '!packages/core/src/**/types.ts',
     '!packages/core/src/index.ts',
   ],

@@ -7,7 +7,7 @@
 //   3. [new, old]  → [new]:      the old key is retired; a cookie signed only with it is a new client's.
 // Nobody moves and no cookie is rejected during the rollout; the second test shows why step 1 comes first.
 
-import { BalancerCookieCodec } from '@stickyroute/core';
+import { BalancerCookieCodec } from '@stickyroute/core/testing';
 import type { StartedGateway } from '../conformance/harness';
 import { expressHarness } from '../conformance/harness-express';
 import { CookieJar, cookiesNamed, type HttpResult, send } from '../support/http-client';

@@ -6,6 +6,7 @@
 // takes every client to be served during the drain, and then the test moves the clock to the timeout, so
 // "before" and "after" it are exact and no wall-clock limit is needed.
 
+import { withTestHooks } from '@stickyroute/core/testing';
 import type { StartedGateway } from '../conformance/harness';
 import { type LegacyApp, startLegacyApps } from '../support/legacy-app';
 import { ManualClock } from '../support/manual-clock';
@@ -29,13 +30,17 @@ describe.each(allHarnesses().map((h) => [h.name, h] as const))('drain under load
   beforeAll(async () => {
     apps = await startLegacyApps(3);
     clock = new ManualClock();
-    gateway = await harness.start({
-      backends: apps.map((app) => ({ url: app.url, id: app.instance })),
-      stickiness: { type: 'lb-cookie' },
-      secret: SECRET,
-      clock,
-      logger: quiet,
-    });
+    gateway = await harness.start(
+      withTestHooks(
+        {
+          backends: apps.map((app) => ({ url: app.url, id: app.instance })),
+          stickiness: { type: 'lb-cookie' },
+          secret: SECRET,
+          logger: quiet,
+        },
+        { clock },
+      ),
+    );
   });
   afterAll(async () => {
     await gateway.close();

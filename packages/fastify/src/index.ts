@@ -11,12 +11,13 @@ import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
   closedAfterEarlierResponses,
-  copyUpstreamHeaders,
   type Exchange,
   type ExchangeEngine,
   Gateway,
+  isWebSocketUpgrade,
   type Reply,
   type RequestFacts,
+  serveAsPlainRequest,
 } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerBase } from 'fastify';
@@ -108,10 +109,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => {
       const exchange = exchangeOf(request);
-      const out = copyUpstreamHeaders(headers, exchange.forwardHeaders, DROP_FRAMING) as Record<
-        string | symbol,
-        unknown
-      >;
+      const out = exchange.upstreamHeaders(DROP_FRAMING, headers) as Record<string | symbol, unknown>;
       // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
       if (exchange.route!.backend!.url.protocol === 'http:' && request.headers.host !== undefined)
         out.host = request.headers.host;
@@ -148,7 +146,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     const upgrade = raw[kUpgrade];
     if (upgrade !== undefined) {
       reply.hijack();
-      gateway.upgrade(raw as never, upgrade.socket, upgrade.head, facts);
+      gateway.upgrade(raw as never, upgrade.socket, upgrade.head, () => facts);
       return;
     }
     facts.body = request.body as RequestFacts['body'];
@@ -181,6 +179,7 @@ function listenForUpgrades(fastify: FastifyInstance): void {
   if (server[kListening]) return;
   server[kListening] = true;
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveAsPlainRequest(req, socket, head);
     (req as UpgradeRequest)[kUpgrade] = { socket, head };
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);

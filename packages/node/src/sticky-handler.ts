@@ -5,7 +5,12 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
+import {
+  type RouteRequest,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';
 import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
 import { clientIp, isSecure } from './client-address';
@@ -78,18 +83,20 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
     );
     res.on('close', () => exchange.closed(res.writableFinished));
   };
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const clientOf = (req: IncomingMessage): RouteRequest | undefined => {
     const url = req.url ?? '/';
-    if (!isUnderPrefix(url, prefix)) return;
-    gateway.upgrade(req, socket, head, {
+    if (!isUnderPrefix(url, prefix)) return undefined;
+    return {
       method: req.method ?? 'GET',
       url,
       headers: req.headers,
       ip: clientIp(req, trustProxy),
       remoteAddress: req.socket.remoteAddress,
       secure: isSecure(req, trustProxy),
-    });
+    };
   };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
+    gateway.upgrade(req, socket, head, clientOf);
   const close = async (): Promise<void> => {
     await gateway.close();
     await pools.close();

@@ -271,6 +271,21 @@ export function runHostileContract(harness: GatewayHarness): void {
         expect({ name, value: relayed[name] }).toEqual({ name, value: undefined });
     });
 
+    if (harness.limitsServer)
+      test('serverLimits: a connection that sends nothing is closed after the idle timeout', async () => {
+        const gw = await gateway({ stickiness: false, serverLimits: { idleTimeout: '1s' } });
+        const idle = await rawConversation(gw.url, [], { timeoutMs: 6000 });
+        expect(idle).toMatchObject({ closed: true, timedOut: false, responses: [] });
+        // The limits are options like any other: a wrong one names itself.
+        await expect(
+          harness.start({
+            backends: ['http://127.0.0.1:1'],
+            logger: quiet,
+            serverLimits: { idle: 1 },
+          } as never),
+        ).rejects.toMatchObject({ option: 'serverLimits.idle' });
+      }, 10_000);
+
     test('every hostile request above left the gateway answering, and its options are still checked', async () => {
       const gw = await gateway({});
       expect((await send(`${gw.url}/still-there`)).status).toBe(200);

@@ -10,13 +10,16 @@ import type { ConnectionOptions } from 'node:tls';
 import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
+  applyServerLimits,
   closedAfterEarlierResponses,
   type Exchange,
   type ExchangeEngine,
   Gateway,
   isWebSocketUpgrade,
+  normalizeServerLimits,
   type Reply,
   type RequestFacts,
+  type ServerLimits,
   serveAsPlainRequest,
 } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
@@ -31,6 +34,12 @@ export interface FastifyStickyOptions extends StickyOptions {
   prefix?: string;
   /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
   tls?: ConnectionOptions;
+  /**
+   * Limits set on Fastify's server (Fastify's own defaults leave a request's body unbounded in time): headers
+   * within 20 s, the whole request within 120 s, idle keep-alive 5 s, idle connections 120 s, at most 10,000
+   * connections. `false` leaves the server as Fastify made it.
+   */
+  serverLimits?: ServerLimits | false;
 }
 
 declare module 'fastify' {
@@ -64,7 +73,8 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     throw new StickyConfigError('prefix', `must be a path starting with "/" (got ${JSON.stringify(prefix)})`);
   // reply-from verifies nothing by default (`rejectUnauthorized: false`); a balancer must.
   const tls = { ...options.tls, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
-  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls'], tls });
+  const limits = normalizeServerLimits(options.serverLimits, 'serverLimits');
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls', 'serverLimits'], tls });
   const pools = new UpstreamPools(gateway.router, { tls });
   fastify.decorate('sticky', gateway.router);
   // Before the server waits for requests in flight: they end now (the upstream connections go), so closing
@@ -168,6 +178,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     { prefix: prefix?.replace(/\/+$/, '') },
   );
   listenForUpgrades(fastify);
+  applyServerLimits(fastify.server as never, limits);
 }
 
 /**

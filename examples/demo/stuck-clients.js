@@ -39,7 +39,10 @@ class StuckClients {
     const counts = new Map();
     const stickiness = this.router.getStickiness();
     if (stickiness.type === 'off') return counts;
-    if (stickiness.type === 'lb-cookie' || (stickiness.type === 'app-cookie' && stickiness.mode === 'follow')) {
+    if (
+      stickiness.type === 'lb-cookie' ||
+      (stickiness.type === 'app-cookie' && stickiness.mode === 'follow')
+    ) {
       const now = this.now();
       for (const [key, client] of this.clients) {
         if (client.expiresAt <= now) this.clients.delete(key);

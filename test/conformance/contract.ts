@@ -5,7 +5,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { StickyConfigError, type StickyOptions } from '@stickyroute/core';
 import { withTestHooks } from '@stickyroute/core/testing';
-import { cookiesNamed, HttpClient, type HttpResult, send } from '../support/http-client';
+import {
+  HttpClient as BaseHttpClient,
+  send as baseSend,
+  cookiesNamed,
+  type HttpResult,
+  type SendOptions,
+} from '../support/http-client';
 import {
   APP_EXTRA_COOKIES,
   type LegacyApp,
@@ -18,7 +24,7 @@ import {
 import { ManualClock } from '../support/manual-clock';
 import { makeSelfSignedCert } from '../support/self-signed-cert';
 import { waitFor } from '../support/wait-for';
-import { openWebSocket } from '../support/ws-client';
+import { openWebSocket as baseOpenWebSocket, type WsConnectOptions } from '../support/ws-client';
 import type { GatewayExtras, GatewayHarness, StartedGateway } from './harness';
 
 const SECRET = 'conformance-secret-0123456789abcdef';
@@ -46,14 +52,45 @@ function expectCleanError(res: HttpResult, status: 502 | 503 | 504) {
   expect(res.text).not.toMatch(/Error|at .+:\d+|ECONN|node:/);
 }
 
-export function runStickyContract(harness: GatewayHarness): void {
-  describe(`${harness.name}: sticky-session contract`, () => {
+export interface ContractOptions {
+  /**
+   * `h2`: every gateway serves HTTP/2 over TLS (ALPN, with the HTTP/1.1 fallback WebSockets use) and every
+   * request of the contract is an HTTP/2 request; the upstream stays HTTP/1.1.
+   */
+  transport?: 'http1' | 'h2';
+}
+
+export function runStickyContract(
+  harness: GatewayHarness,
+  { transport = 'http1' }: ContractOptions = {},
+): void {
+  const h2 = transport === 'h2';
+  describe(`${harness.name}: sticky-session contract${h2 ? ' over HTTP/2' : ''}`, () => {
     let apps: LegacyApp[];
     const gateways: StartedGateway[] = [];
     const extraApps: LegacyApp[] = [];
+    /** Over HTTP/2: the gateways' certificate, which every client trusts. */
+    let tls: { key: string; cert: string } | undefined;
+    const over = <T extends object>(options: T): T =>
+      tls === undefined ? options : { http2: true, ca: tls.cert, ...options };
+    const send = (url: string, options: SendOptions = {}) => baseSend(url, over(options));
+    class HttpClient extends BaseHttpClient {
+      constructor(baseUrl: string, defaults: Pick<SendOptions, 'ca' | 'timeoutMs'> = {}, now?: () => number) {
+        super(baseUrl, over(defaults), now);
+      }
+    }
+    const openWebSocket = (url: string, options: WsConnectOptions = {}) =>
+      baseOpenWebSocket(url, tls === undefined ? options : { ca: tls.cert, ...options });
+    /** The harness's extras over the transport: over HTTP/2, TLS with the contract's own certificate. */
+    const served = (extras: GatewayExtras = {}): GatewayExtras => {
+      if (!h2) return extras;
+      const { https, ...rest } = extras;
+      return { ...rest, http2: https ?? tls };
+    };
 
     beforeAll(async () => {
       apps = await startLegacyApps(3);
+      if (h2) tls = await makeSelfSignedCert();
     });
     afterEach(async () => {
       const open = gateways.splice(0);
@@ -77,7 +114,7 @@ export function runStickyContract(harness: GatewayHarness): void {
     const gateway = async (options: Partial<StickyOptions>, extras?: GatewayExtras) => {
       const started = await harness.start(
         { backends: backends(), secret: SECRET, logger: quiet, ...options },
-        extras,
+        served(extras),
       );
       gateways.push(started);
       return started;
@@ -130,7 +167,13 @@ export function runStickyContract(harness: GatewayHarness): void {
         const client = new HttpClient(gw.url);
         const first = await client.get('/');
         const [cookie] = sticky(first);
-        expect(cookie?.attributes).toEqual({ 'max-age': '1200', path: '/', httponly: '', samesite: 'Lax' });
+        expect(cookie?.attributes).toEqual({
+          'max-age': '1200',
+          path: '/',
+          httponly: '',
+          samesite: 'Lax',
+          ...(h2 ? { secure: '' } : {}),
+        });
         const home = instanceOf(first);
         expect(instanceOf(await client.post('/login?user=carol'))).toBe(home);
         for (let i = 0; i < 20; i++) {
@@ -540,7 +583,7 @@ export function runStickyContract(harness: GatewayHarness): void {
         });
         const { headers } = res.json<WhoAmI>();
         expect(headers['x-forwarded-for']).toBe('127.0.0.1');
-        expect(headers['x-forwarded-proto']).toBe('http');
+        expect(headers['x-forwarded-proto']).toBe(h2 ? 'https' : 'http');
         expect(headers['x-forwarded-host']).toBe(new URL(gw.url).host);
         expect(headers['x-sticky-rerouted']).toBeUndefined();
       });
@@ -561,30 +604,48 @@ export function runStickyContract(harness: GatewayHarness): void {
         expect(createHash('sha256').update(stream.body).digest('hex')).toBe(streamSha256());
       });
 
-      test('hop-by-hop headers are not forwarded, either way', async () => {
-        const gw = await gateway({});
-        const res = await send(`${gw.url}/`, {
-          headers: {
-            connection: 'keep-alive, x-client-hop',
-            'x-client-hop': 'secret',
-            'keep-alive': 'timeout=99',
-            te: 'trailers',
-            'x-end-to-end': 'kept',
-          },
+      // HTTP/2 clients cannot send connection-level headers at all: the request half is HTTP/1's.
+      if (!h2)
+        test('hop-by-hop request headers are not forwarded', async () => {
+          const gw = await gateway({});
+          const res = await send(`${gw.url}/`, {
+            headers: {
+              connection: 'keep-alive, x-client-hop',
+              'x-client-hop': 'secret',
+              'keep-alive': 'timeout=99',
+              te: 'trailers',
+              'x-end-to-end': 'kept',
+            },
+          });
+          const { headers } = res.json<WhoAmI>();
+          expect(headers['x-end-to-end']).toBe('kept');
+          expect(headers['x-client-hop']).toBeUndefined();
+          expect(headers['keep-alive']).toBeUndefined();
+          expect(headers.te).toBeUndefined();
+          expect(String(headers.connection ?? '')).not.toContain('x-client-hop');
         });
-        const { headers } = res.json<WhoAmI>();
-        expect(headers['x-end-to-end']).toBe('kept');
-        expect(headers['x-client-hop']).toBeUndefined();
-        expect(headers['keep-alive']).toBeUndefined();
-        expect(headers.te).toBeUndefined();
-        expect(String(headers.connection ?? '')).not.toContain('x-client-hop');
 
+      test('hop-by-hop response headers do not reach the client', async () => {
+        const gw = await gateway({});
         const hop = await send(`${gw.url}/hop`);
         expect(hop.status).toBe(200);
         expect(hop.headers['x-upstream-hop']).toBeUndefined();
         expect(hop.headers['keep-alive']).not.toBe('timeout=2');
         expect(String(hop.headers.connection ?? '')).not.toContain('x-upstream-hop');
       });
+
+      if (h2)
+        test('over HTTP/2 the app gets an HTTP/1.1 request: Host from :authority, no pseudo-headers', async () => {
+          const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+          const res = await send(`${gw.url}/who?h2=1`);
+          const { headers, path } = res.json<WhoAmI & { path: string }>();
+          expect(path).toBe('/who?h2=1');
+          expect(headers.host).toBe(new URL(gw.url).host);
+          expect(headers['x-forwarded-host']).toBe(new URL(gw.url).host);
+          expect(headers['x-forwarded-proto']).toBe('https');
+          expect(Object.keys(headers).filter((name) => name.startsWith(':'))).toEqual([]);
+          expect(sticky(res)[0]?.attributes).toMatchObject({ secure: '', httponly: '' });
+        });
     });
 
     describe('11. HTTPS termination', () => {
@@ -626,7 +687,8 @@ export function runStickyContract(harness: GatewayHarness): void {
 
       test('plain HTTP gets no Secure flag; an untrusted https upstream is refused (TLS verified)', async () => {
         const plain = await gateway({ stickiness: { type: 'lb-cookie' } });
-        expect(sticky(await send(`${plain.url}/`))[0]?.attributes.secure).toBeUndefined();
+        // (Over HTTP/2 every gateway is HTTPS: the cookie is Secure.)
+        expect(sticky(await send(`${plain.url}/`))[0]?.attributes.secure).toBe(h2 ? '' : undefined);
 
         const pems = await makeSelfSignedCert();
         const secureApp = await startLegacyApp({ instance: 'tls', https: pems });
@@ -740,14 +802,17 @@ export function runStickyContract(harness: GatewayHarness): void {
 
       test('closing the gateway resolves while a request and a WebSocket are in flight', async () => {
         const dead = await deadApp();
-        const gw = await harness.start({
-          backends: [
-            { url: dead.url, id: 'dead' },
-            { url: app('a').url, id: 'a' },
-          ],
-          healthCheck: { maxFailures: 0 },
-          logger: quiet,
-        });
+        const gw = await harness.start(
+          {
+            backends: [
+              { url: dead.url, id: 'dead' },
+              { url: app('a').url, id: 'a' },
+            ],
+            healthCheck: { maxFailures: 0 },
+            logger: quiet,
+          },
+          served(),
+        );
         // A refused POST first (its body replayed elsewhere), then a slow request and a WebSocket stay open.
         for (let i = 0; i < 2; i++)
           expect(

@@ -42,7 +42,7 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     // The middleware settles once the response is over (or the client has gone).
     return new Promise<void>((resolve) => {
       res.on('close', () => {
-        exchange.closed(res.writableFinished);
+        exchange.closed(res.writableEnded);
         resolve();
       });
     });

@@ -97,7 +97,7 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
       },
       res,
     );
-    res.on('close', () => exchange.closed(res.writableFinished));
+    res.on('close', () => exchange.closed(res.writableEnded));
   };
   const clientOf = (req: IncomingMessage): RouteRequest | undefined => {
     const url = req.url ?? '/';

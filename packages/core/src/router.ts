@@ -27,6 +27,7 @@ import { Routing } from './routing/routing';
 import { newRequestCounts, type RequestCounts } from './stats/request-counts';
 import { AppCookieFollowPolicy } from './stickiness/app-cookie-follow';
 import { AppCookieLearnPolicy } from './stickiness/app-cookie-learn';
+import { AppCookieRoutePolicy, unroutableIds } from './stickiness/app-cookie-route';
 import { KeyedPolicy } from './stickiness/keyed';
 import { LbCookiePolicy } from './stickiness/lb-cookie';
 import type { PolicyContext, StickinessPolicy } from './stickiness/policy';
@@ -104,7 +105,9 @@ export class StickyRouter extends EventEmitter {
     let secrets = options.secrets;
     if (secrets === null) {
       secrets = [randomBytes(32).toString('base64url')];
-      if (options.stickiness.type === 'lb-cookie' || options.stickiness.type === 'app-cookie')
+      // Only the modes that issue a balancer cookie sign anything (learn and route mode keep the app's).
+      const s = options.stickiness;
+      if (s.type === 'lb-cookie' || (s.type === 'app-cookie' && s.mode === 'follow'))
         this.logger.warn(
           'stickyroute: no `secret` given, so a random one was made. Cookies will not survive a restart, and several gateway instances need one shared `secret`.',
         );
@@ -283,6 +286,17 @@ export class StickyRouter extends EventEmitter {
       case 'lb-cookie':
         return new LbCookiePolicy(ctx, s.durationMs, s.maxLifetimeMs);
       case 'app-cookie':
+        if (s.mode === 'route') {
+          const unroutable = unroutableIds(
+            this.pool.members.map((b) => b.id),
+            s.routeSeparator,
+          );
+          if (unroutable.length > 0)
+            this.logger.warn(
+              `stickyroute: in route mode a backend is named by the end of the session id after '${s.routeSeparator}', so backends ${unroutable.map((id) => `'${id}'`).join(', ')} can never be named: give each backend the id its app puts there (Tomcat's jvmRoute).`,
+            );
+          return new AppCookieRoutePolicy(ctx, s.appCookie, s.routeSeparator);
+        }
         return s.mode === 'learn'
           ? new AppCookieLearnPolicy(ctx, s.appCookie)
           : new AppCookieFollowPolicy(ctx, s.appCookie);

@@ -26,8 +26,8 @@ import { type DecisionEvents, Placement } from './routing/placement';
 import { Routing } from './routing/routing';
 import { newRequestCounts, type RequestCounts } from './stats/request-counts';
 import { AppCookieFollowPolicy } from './stickiness/app-cookie-follow';
-import { AppCookieLearnPolicy } from './stickiness/app-cookie-learn';
-import { AppCookieRoutePolicy, unroutableIds } from './stickiness/app-cookie-route';
+import { AppCookieLearnPolicy, LEARNED_SESSION_IDLE_MS } from './stickiness/app-cookie-learn';
+import { AppCookieRoutePolicy, SERVLET_SESSION_IDLE_MS, unroutableIds } from './stickiness/app-cookie-route';
 import { KeyedPolicy } from './stickiness/keyed';
 import { LbCookiePolicy } from './stickiness/lb-cookie';
 import type { PolicyContext, StickinessPolicy } from './stickiness/policy';
@@ -136,6 +136,7 @@ export class StickyRouter extends EventEmitter {
       clock: this.clock,
       stuckClients: memoryStore ? (id) => memoryStore.countOf(id) : undefined,
       ramp: (b) => this.placement.ramp(b),
+      drainIdleMs: () => stickinessIdleMs(this.stickiness),
     });
     this.placement = new Placement(
       this.pool,
@@ -316,6 +317,23 @@ export class StickyRouter extends EventEmitter {
         `stickyroute: the sticky store failed (${message}); falling back to hashing until it recovers.`,
       );
     }
+  }
+}
+
+/**
+ * How long a stuck client may stay away and still be stuck: the default `idle` of a drain, after which a
+ * quiet backend takes no session with it. The balancer's own durations where it has them (lb-cookie, keyed
+ * modes: the cookie or the store entry expires then); for the app's cookie, the app's usual session timeout
+ * (learn mode's 20 minutes, servlet containers' 30 in route mode). Nothing sticks without stickiness.
+ */
+function stickinessIdleMs(s: NormalizedStickiness): number | null {
+  switch (s.type) {
+    case 'off':
+      return null;
+    case 'app-cookie':
+      return s.mode === 'route' ? SERVLET_SESSION_IDLE_MS : LEARNED_SESSION_IDLE_MS;
+    default:
+      return s.durationMs;
   }
 }
 

@@ -583,6 +583,24 @@ export function runStickyContract(harness: GatewayHarness): void {
         }
       });
 
+      test('pool.drain until idle: a WebSocket held open keeps it; the quiet counts from its close', async () => {
+        const { clock, gw, onA, removals, statsOfA } = await drainingA();
+        const ws = await openWebSocket(`${gw.url.replace(/^http/, 'ws')}/socket`, {
+          headers: { cookie: onA[0]!.jar.header()! },
+        });
+        expect(await ws.ask('open')).toBe('a:open');
+        gw.router.pool.drain('a', { idle: '2m', timeout: '1h' });
+        clock.advance(10 * MINUTE);
+        expect(removals).toEqual([]);
+        expect(statsOfA()).toMatchObject({ state: 'draining', active: 1, quietMs: 0 });
+        await ws.close();
+        await waitFor(() => statsOfA()?.active === 0, 2000, 'the upgrade released');
+        clock.advance(2 * MINUTE - 1);
+        expect(removals).toEqual([]);
+        clock.advance(1);
+        expect(removals).toEqual([{ id: 'a', url: app('a').url, reason: 'drain-idle' }]);
+      });
+
       test('pool.drain until idle: the timeout removes it when its clients never go quiet', async () => {
         const { clock, gw, removals, round } = await drainingA();
         gw.router.pool.drain('a', { idle: '2m', timeout: '5m' });

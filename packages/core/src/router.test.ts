@@ -335,6 +335,25 @@ describe('drain until idle', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('a request still in flight there (a WebSocket) keeps it: quiet counts from its end, to the second', async () => {
+    const { clock, router, of } = setup();
+    const client = await stuckClient(router);
+    const id = client.backend.id;
+    router.pool.drain(id, { idle: '2m', timeout: '1h' });
+    clock.advance(30_000);
+    const open = await router.route(withCookie(client.cookie)); // an upgrade held open for ten minutes
+    expect(open.backend!.id).toBe(id);
+    clock.advance(10 * 60_000);
+    expect(router.pool.get(id)).toBeDefined();
+    // Looked at every second since the rule fell due, the last time just now, with the upgrade still open.
+    expect(drainStats(router, id)!.quietMs).toBe(0);
+    steps(router).release(open);
+    clock.advance(120_000 - 1);
+    expect(of('remove')).toEqual([]);
+    clock.advance(1);
+    expect(of('remove')).toEqual([expect.objectContaining({ id, reason: 'drain-idle' })]);
+  });
+
   it('the timeout comes first when its clients never go quiet', async () => {
     const { clock, router, of } = setup();
     const clients = [];

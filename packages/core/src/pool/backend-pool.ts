@@ -49,6 +49,8 @@ export interface DrainOptions {
 /** Default drain timeout: ALB's default deregistration delay. */
 const DEFAULT_DRAIN_MS = 300_000;
 const MIN_DRAIN_IDLE_MS = 1000;
+/** While a quiet draining backend still has a request in flight, how often its end is looked for. */
+const IN_FLIGHT_POLL_MS = 1000;
 /** The longest a Node timer waits (a longer delay fires at once); longer waits look again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -136,7 +138,7 @@ export class BackendPool {
     const from = backend.state;
     if (!backend.draining) backend.lastStuckAt = now;
     backend.draining = true;
-    backend.drain = { since: now, idleMs, timeoutMs };
+    backend.drain = { since: now, idleMs, timeoutMs, watchingInFlight: false };
     this.clearTimer(id);
     this.hooks.emit('drain', { id, url: backend.origin, idleMs, timeoutMs });
     if (from !== backend.state) this.hooks.emit('state', { id, from, to: backend.state });
@@ -202,7 +204,12 @@ export class BackendPool {
     const drain = b.drain;
     if (drain !== null) {
       stats.quietMs = Math.max(0, this.hooks.clock.now() - b.lastStuckAt);
-      stats.drain = { ...drain, removesAt: removalDue(b, drain) };
+      stats.drain = {
+        since: drain.since,
+        idleMs: drain.idleMs,
+        timeoutMs: drain.timeoutMs,
+        removesAt: removalDue(b, drain),
+      };
     }
     return stats;
   }
@@ -217,14 +224,32 @@ export class BackendPool {
     const drain = backend.drain;
     if (drain === null || !backend.member) return;
     const now = this.hooks.clock.now();
-    const quietEnough = drain.idleMs !== null && now - backend.lastStuckAt >= drain.idleMs;
-    if (quietEnough || now - drain.since >= drain.timeoutMs) {
-      this.removeFor(backend.id, quietEnough ? 'drain-idle' : 'drain-timeout');
+    if (now - drain.since >= drain.timeoutMs) {
+      this.removeFor(backend.id, 'drain-timeout');
       return;
     }
-    // A stuck client that came since only moves the due time later: the timer then finds it not due yet and
-    // waits again, so requests never touch a timer.
-    const wait = Math.min(removalDue(backend, drain) - now, MAX_TIMER_MS);
+    let wait: number;
+    const idleMs = drain.idleMs;
+    if (
+      idleMs !== null &&
+      (drain.watchingInFlight || now - backend.lastStuckAt >= idleMs) &&
+      backend.active > 0
+    ) {
+      // Quiet by arrivals, yet a request is still in flight there (a WebSocket, a long download): a session
+      // in use. Its end is looked for every second, and the quiet is counted from then.
+      drain.watchingInFlight = true;
+      backend.lastStuckAt = now;
+      wait = Math.min(IN_FLIGHT_POLL_MS, idleMs);
+    } else if (idleMs !== null && now - backend.lastStuckAt >= idleMs) {
+      this.removeFor(backend.id, 'drain-idle');
+      return;
+    } else {
+      drain.watchingInFlight = false;
+      // A stuck client that came since only moves the due time later: the timer then finds it not due yet
+      // and waits again, so requests never touch a timer.
+      wait = removalDue(backend, drain) - now;
+    }
+    wait = Math.min(wait, drain.since + drain.timeoutMs - now, MAX_TIMER_MS);
     this.timers.set(
       backend.id,
       this.hooks.clock.setTimeout(() => this.checkDrain(backend), wait),

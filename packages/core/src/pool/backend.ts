@@ -21,7 +21,8 @@ export interface BackendStats {
   rampFactor: number;
   /**
    * Draining backends only: how long no client stuck to it has sent a request (ms, on the router's clock),
-   * counted from the drain's start until the first one does. At `drain.idleMs` it is removed.
+   * counted from the drain's start until the first one does; a request still in flight there when the idle
+   * rule falls due (a WebSocket, a long download) restarts it, to the second. At `drain.idleMs` it is removed.
    */
   quietMs?: number;
   /** Draining backends only: the drain in force (see DrainStats). */
@@ -45,6 +46,8 @@ export interface Drain {
   since: number;
   idleMs: number | null;
   timeoutMs: number;
+  /** Quiet by arrivals, but requests were still in flight there at the last look: looking every second. */
+  watchingInFlight: boolean;
 }
 
 export class Backend {

@@ -294,6 +294,120 @@ export function runStickyContract(
       });
     });
 
+    describe('4b. app-cookie route (jvmRoute)', () => {
+      // Tomcat-like instances: JSESSIONID=<hex>.<instance>, the session also accepted as ;jsessionid= in the path.
+      let tomcats: LegacyApp[];
+      beforeAll(async () => {
+        tomcats = await Promise.all(
+          ['node1', 'node2', 'node3'].map((instance) => startLegacyApp({ instance, jvmRoute: true })),
+        );
+      });
+      afterAll(() => Promise.all(tomcats.map((t) => t.close())));
+      const route = { type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'route' } as const;
+      const routeGateway = (options: Partial<StickyOptions> = {}) =>
+        gateway({
+          backends: tomcats.map((t) => ({ url: t.url, id: t.instance })),
+          stickiness: route,
+          ...options,
+        });
+      /** A session opened on some instance: its JSESSIONID value and the instance. */
+      const login = async (gw: StartedGateway, user: string) => {
+        const res = await send(`${gw.url}/login?user=${user}`, { method: 'POST' });
+        const [session] = cookiesNamed(res, 'JSESSIONID');
+        expect(res.setCookies.filter((line) => !line.startsWith('JSESSIONID='))).toEqual(APP_EXTRA_COOKIES);
+        return { sid: session!.value, home: instanceOf(res) };
+      };
+      const rerouted = (res: HttpResult) => res.json<WhoAmI>().headers['x-sticky-rerouted'];
+
+      test('the route in the JSESSIONID cookie leads back to its instance; no balancer cookie, no store', async () => {
+        const gw = await routeGateway();
+        const clients = [0, 1, 2].map(() => new HttpClient(gw.url));
+        const homes: string[] = [];
+        for (const [c, client] of clients.entries()) {
+          const res = await client.post(`/login?user=t${c}`);
+          expect(sticky(res)).toEqual([]);
+          homes.push(instanceOf(res));
+          expect(client.jar.get('JSESSIONID')).toMatch(new RegExp(`^[0-9a-f]{24}\\.${homes[c]}$`));
+        }
+        expect(new Set(homes).size).toBe(3);
+        for (let i = 0; i < 5; i++) {
+          await send(`${gw.url}/`); // a newcomer moves the round robin on
+          for (const [c, client] of clients.entries()) {
+            const again = await client.get('/');
+            expect(instanceOf(again)).toBe(homes[c]);
+            expect(again.json<WhoAmI>()).toMatchObject({ loggedIn: true, user: `t${c}` });
+            expect(again.setCookies).toEqual([]);
+            expect(rerouted(again)).toBeUndefined();
+          }
+        }
+        const stats = gw.router.stats();
+        expect(stats.requests).toMatchObject({ sticky: 15, rerouted: 0 });
+        expect(stats.storeEntries).toBe(0);
+      });
+
+      test('the ;jsessionid= path parameter leads to its instance and reaches the app untouched', async () => {
+        const gw = await routeGateway();
+        const sessions = [await login(gw, 'p0'), await login(gw, 'p1'), await login(gw, 'p2')];
+        expect(new Set(sessions.map((s) => s.home)).size).toBe(3);
+        for (let i = 0; i < 3; i++) {
+          for (const [n, { sid, home }] of sessions.entries()) {
+            const path = `/cart;jsessionid=${sid};v=${i}?x=1&y=a%2Fb`;
+            const res = await send(`${gw.url}${path}`);
+            expect(instanceOf(res)).toBe(home);
+            expect(res.json<WhoAmI>()).toMatchObject({ loggedIn: true, user: `p${n}`, path });
+            expect(res.setCookies).toEqual([]);
+          }
+        }
+        // A ;jsessionid= in the query is not a path parameter: balanced as new.
+        const spread = new Set<string>();
+        for (let i = 0; i < 3; i++)
+          spread.add(instanceOf(await send(`${gw.url}/cart?x=1;jsessionid=${sessions[0]!.sid}`)));
+        expect(spread.size).toBe(3);
+        expect(gw.router.stats().storeEntries).toBe(0);
+      });
+
+      test('no route is balanced as new; an unknown route or a down instance is moved, with x-sticky-rerouted', async () => {
+        const gw = await routeGateway();
+        const spread = new Set<string>();
+        for (let i = 0; i < 3; i++) {
+          const res = await send(`${gw.url}/`, { headers: { cookie: 'JSESSIONID=4f2a9c' } });
+          spread.add(instanceOf(res));
+          expect(rerouted(res)).toBeUndefined();
+        }
+        expect(spread.size).toBe(3);
+        const unknown = await send(`${gw.url}/`, { headers: { cookie: 'JSESSIONID=4f2a9c.node9' } });
+        expect(unknown.status).toBe(200);
+        expect(rerouted(unknown)).toBe('1');
+        expect(unknown.setCookies).toEqual([]);
+
+        const { sid, home } = await login(gw, 'gone');
+        gw.router.pool.markDown(home);
+        for (const res of [
+          await send(`${gw.url}/`, { headers: { cookie: `JSESSIONID=${sid}` } }),
+          await send(`${gw.url}/cart;jsessionid=${sid}`),
+        ]) {
+          expect(instanceOf(res)).not.toBe(home);
+          expect(rerouted(res)).toBe('1');
+          expect(res.json<WhoAmI>().loggedIn).toBe(false);
+          expect(res.setCookies).toEqual([]);
+        }
+        expect(gw.router.stats().requests.rerouted).toBe(3);
+      });
+
+      test('strict: an unknown route or a down instance is a 503, other sessions are served', async () => {
+        const gw = await routeGateway({ strict: true });
+        const mine = await login(gw, 'mine');
+        const other = await login(gw, 'other');
+        expectCleanError(await send(`${gw.url}/`, { headers: { cookie: 'JSESSIONID=4f2a9c.node9' } }), 503);
+        gw.router.pool.markDown(mine.home);
+        expectCleanError(await send(`${gw.url}/`, { headers: { cookie: `JSESSIONID=${mine.sid}` } }), 503);
+        expectCleanError(await send(`${gw.url}/cart;jsessionid=${mine.sid}`), 503);
+        const served = await send(`${gw.url}/cart;jsessionid=${other.sid}`);
+        expect(instanceOf(served)).toBe(other.home);
+        expect(served.json<WhoAmI>().loggedIn).toBe(true);
+      });
+    });
+
     describe('5. source-ip and header stickiness', () => {
       test('source-ip: a spoofed X-Forwarded-For is ignored unless the proxy is trusted', async () => {
         const gw = await gateway({ stickiness: { type: 'source-ip' } });
@@ -461,6 +575,86 @@ export function runStickyContract(
           expect(instanceOf(res)).not.toBe('a');
           expect(client.jar.get('STICKY')).not.toBe(old);
         }
+      });
+
+      /** A drain of 'a' on a manual clock, with three clients stuck to it among nine. */
+      const drainingA = async () => {
+        const clock = new ManualClock();
+        const gw = await gateway(withTestHooks({ stickiness: { type: 'lb-cookie' } }, { clock }));
+        const clients = Array.from({ length: 9 }, () => new HttpClient(gw.url, {}, clock.now));
+        const homes: string[] = [];
+        for (const client of clients) homes.push(instanceOf(await client.get('/')));
+        const onA = clients.filter((_, i) => homes[i] === 'a');
+        expect(onA).toHaveLength(3);
+        const removals: unknown[] = [];
+        gw.router.on('remove', (event) => removals.push(event));
+        const statsOfA = () => gw.router.stats().backends.find((b) => b.id === 'a');
+        /** Its clients come back once each; so do three newcomers, who must go elsewhere. */
+        const round = async () => {
+          for (const client of onA) expect(instanceOf(await client.get('/'))).toBe('a');
+          for (let i = 0; i < 3; i++) expect(instanceOf(await send(`${gw.url}/`))).not.toBe('a');
+        };
+        return { clock, gw, onA, removals, statsOfA, round };
+      };
+
+      test('pool.drain until idle: its clients keep it while they come; removed idle after the last one', async () => {
+        const { clock, gw, onA, removals, statsOfA, round } = await drainingA();
+        const since = clock.now();
+        gw.router.pool.drain('a', { idle: '2m', timeout: '1h' });
+        expect(statsOfA()).toMatchObject({
+          state: 'draining',
+          quietMs: 0,
+          drain: { since, idleMs: 2 * MINUTE, timeoutMs: 60 * MINUTE, removesAt: since + 2 * MINUTE },
+        });
+        // Eight minutes of its clients returning every 90 s: four times `idle`, never idle.
+        for (let i = 0; i < 6; i++) {
+          clock.advance(90_000);
+          expect(statsOfA()?.quietMs).toBe(90_000);
+          await round();
+          expect(statsOfA()?.quietMs).toBe(0);
+        }
+        clock.advance(2 * MINUTE - 1);
+        expect(statsOfA()?.quietMs).toBe(2 * MINUTE - 1);
+        expect(removals).toEqual([]);
+        clock.advance(1);
+        expect(removals).toEqual([{ id: 'a', url: app('a').url, reason: 'drain-idle' }]);
+        expect(gw.router.pool.list().map((b) => b.id)).toEqual(['b', 'c']);
+        for (const client of onA) {
+          const res = await client.get('/');
+          expect(instanceOf(res)).not.toBe('a');
+          expect(res.json<WhoAmI>().headers['x-sticky-rerouted']).toBe('1');
+        }
+      });
+
+      test('pool.drain until idle: a WebSocket held open keeps it; the quiet counts from its close', async () => {
+        const { clock, gw, onA, removals, statsOfA } = await drainingA();
+        const ws = await openWebSocket(`${gw.url.replace(/^http/, 'ws')}/socket`, {
+          headers: { cookie: onA[0]!.jar.header()! },
+        });
+        expect(await ws.ask('open')).toBe('a:open');
+        gw.router.pool.drain('a', { idle: '2m', timeout: '1h' });
+        clock.advance(10 * MINUTE);
+        expect(removals).toEqual([]);
+        expect(statsOfA()).toMatchObject({ state: 'draining', active: 1, quietMs: 0 });
+        await ws.close();
+        await waitFor(() => statsOfA()?.active === 0, 2000, 'the upgrade released');
+        clock.advance(2 * MINUTE - 1);
+        expect(removals).toEqual([]);
+        clock.advance(1);
+        expect(removals).toEqual([{ id: 'a', url: app('a').url, reason: 'drain-idle' }]);
+      });
+
+      test('pool.drain until idle: the timeout removes it when its clients never go quiet', async () => {
+        const { clock, gw, removals, round } = await drainingA();
+        gw.router.pool.drain('a', { idle: '2m', timeout: '5m' });
+        for (let i = 0; i < 4; i++) {
+          clock.advance(MINUTE);
+          await round();
+        }
+        clock.advance(MINUTE - 1);
+        expect(removals).toEqual([]);
+        clock.advance(1);
+        expect(removals).toEqual([{ id: 'a', url: app('a').url, reason: 'drain-timeout' }]);
       });
     });
 

@@ -196,6 +196,26 @@ describe('stickiness', () => {
     );
   });
 
+  it('app-cookie route: the separator defaults to a dot, is checked, and belongs to route mode only', () => {
+    expect(normalizeStickiness({ type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'route' })).toEqual({
+      type: 'app-cookie',
+      appCookie: 'JSESSIONID',
+      mode: 'route',
+      routeSeparator: '.',
+    });
+    const route = (routeSeparator: unknown) =>
+      normalizeStickiness({ type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'route', routeSeparator });
+    expect(route('~')).toMatchObject({ routeSeparator: '~' });
+    expect(route('!')).toMatchObject({ routeSeparator: '!' });
+    for (const bad of ['', ';', '=', ',', '/', '?', '#', ' ', 'a b', '123456789', 'é', 7])
+      expectConfigError(() => route(bad), 'stickiness.routeSeparator');
+    expectConfigError(
+      () => normalizeStickiness({ type: 'app-cookie', appCookie: 'JSESSIONID', routeSeparator: '.' }),
+      'stickiness.routeSeparator',
+      /only to mode 'route'/,
+    );
+  });
+
   it('rejects unknown or missing types, unknown keys and non-objects', () => {
     expectConfigError(() => normalizeStickiness({ type: 'ip-hash' }), 'stickiness.type', /one of/);
     expectConfigError(() => normalizeStickiness({ duration: '5m' }), 'stickiness.type');

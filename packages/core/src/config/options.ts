@@ -17,7 +17,7 @@ export type AlgorithmName =
 export type StickinessOptions =
   | false
   | { type: 'lb-cookie'; duration?: Duration; maxLifetime?: Duration }
-  | { type: 'app-cookie'; appCookie: string; mode?: 'follow' | 'learn' }
+  | { type: 'app-cookie'; appCookie: string; mode?: 'follow' | 'learn' | 'route'; routeSeparator?: string }
   | { type: 'source-ip'; duration?: Duration }
   | { type: 'header'; header: string; duration?: Duration }
   | { type: 'query'; param: string; duration?: Duration };
@@ -80,6 +80,7 @@ export type NormalizedStickiness =
   | { type: 'off' }
   | { type: 'lb-cookie'; durationMs: number; maxLifetimeMs: number | null }
   | { type: 'app-cookie'; appCookie: string; mode: 'follow' | 'learn' }
+  | { type: 'app-cookie'; appCookie: string; mode: 'route'; routeSeparator: string }
   | { type: 'source-ip'; durationMs: number }
   | { type: 'header'; header: string; durationMs: number }
   | { type: 'query'; param: string; durationMs: number };
@@ -132,6 +133,8 @@ const ALGORITHMS: readonly AlgorithmName[] = [
 const STICKINESS_TYPES = ['lb-cookie', 'app-cookie', 'source-ip', 'header', 'query'];
 // RFC 6265 cookie-name is an RFC 7230 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Visible ASCII that can sit inside a cookie value and a URL path parameter.
+const ROUTE_SEPARATOR = /^[!$%&'()*+\-.:<>@[\]^_`{|}~0-9A-Za-z]{1,8}$/;
 // What the `cookie` library accepts for Path (RFC 6265 av-octets, without spaces) and Domain (host labels).
 const COOKIE_PATH = /^[\u0021-\u003A\u003D-\u007E]+$/;
 const COOKIE_DOMAIN = /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -234,18 +237,21 @@ export function normalizeStickiness(value: unknown, path = 'stickiness'): Normal
       return { type, durationMs, maxLifetimeMs };
     }
     case 'app-cookie': {
-      checkKeys(value, ['type', 'appCookie', 'mode'], path);
+      checkKeys(value, ['type', 'appCookie', 'mode', 'routeSeparator'], path);
       const appCookie = nonEmptyString(value.appCookie, `${path}.appCookie`);
       if (!TOKEN.test(appCookie))
         throw new StickyConfigError(
           `${path}.appCookie`,
           `is not a valid cookie name (got ${show(appCookie)})`,
         );
-      return {
-        type,
-        appCookie,
-        mode: oneOf(value.mode, ['follow', 'learn'] as const, `${path}.mode`, 'follow'),
-      };
+      const mode = oneOf(value.mode, ['follow', 'learn', 'route'] as const, `${path}.mode`, 'follow');
+      if (mode === 'route') return { type, appCookie, mode, routeSeparator: routeSeparator(value, path) };
+      if (value.routeSeparator !== undefined)
+        throw new StickyConfigError(
+          `${path}.routeSeparator`,
+          `applies only to mode 'route' (mode is '${mode}')`,
+        );
+      return { type, appCookie, mode };
     }
     case 'source-ip': {
       checkKeys(value, ['type', 'duration'], path);
@@ -275,6 +281,21 @@ export function normalizeStickiness(value: unknown, path = 'stickiness'): Normal
       };
     }
   }
+}
+
+/**
+ * Where the route starts in a route-mode session id (`.` as Tomcat's jvmRoute): it must be able to sit in a
+ * cookie value and a path parameter, so no separators of either (`;`, `,`, `=`, `/`, `?`, `#`, quotes, spaces).
+ */
+function routeSeparator(value: Record<string, unknown>, path: string): string {
+  if (value.routeSeparator === undefined) return '.';
+  const separator = value.routeSeparator;
+  if (typeof separator !== 'string' || !ROUTE_SEPARATOR.test(separator))
+    throw new StickyConfigError(
+      `${path}.routeSeparator`,
+      `must be 1 to 8 visible ASCII characters other than ; , = / ? # " \\ (got ${show(separator)})`,
+    );
+  return separator;
 }
 
 function normalizeCookie(value: unknown): NormalizedCookie {

@@ -49,6 +49,8 @@ export { createStickyRouter, type RerouteEvent, type RouterStats, StickyRouter }
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export type {
   Clock,
+  Duration,
+  DurationUnit,
   FailureKind,
   Reply,
   Route,

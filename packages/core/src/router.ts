@@ -149,6 +149,13 @@ export class StickyRouter extends EventEmitter {
         );
       }
     }
+    if (options.backends.length === 0) {
+      // Not an error: an empty pool is valid (an ALB target group may be empty), for gateways that add their
+      // backends at run time from service discovery. Said once, since until then every request is a 503.
+      this.logger.warn(
+        'stickyroute: `backends` is empty, so every request is answered 503 until a backend is added with router.pool.add().',
+      );
+    }
     this.codec = new BalancerCookieCodec(secrets);
     this.tokens = secrets.map(() => new Map());
     const memoryStore =

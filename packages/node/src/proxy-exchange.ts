@@ -19,14 +19,14 @@ import {
   type StickyRouter,
 } from '@stickyroute/core';
 import { util } from 'undici';
-import { clientIp, isSecure } from './client-address';
+import { clientIp, isSecure, type ProxyTrust } from './client-address';
 import type { UpstreamPools } from './upstream-pools';
 
 /** What every exchange of one handler shares. */
 export interface Gateway {
   router: StickyRouter;
   pools: UpstreamPools;
-  trustProxy: boolean;
+  trustProxy: ProxyTrust;
 }
 
 const kExchange = Symbol('stickyroute.exchange');

@@ -6,17 +6,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { StickyConfigError, type StickyOptions, StickyRouter } from '@stickyroute/core';
+import { compileTrustProxy, type TrustProxy } from './client-address';
 import { type Gateway, ProxyExchange } from './proxy-exchange';
 import { UpgradeExchange } from './upgrade-exchange';
 import { UpstreamPools } from './upstream-pools';
 
 export interface StickyHandlerOptions extends StickyOptions {
   /**
-   * Trust the proxy in front of this gateway: the client IP is then the first X-Forwarded-For hop and HTTPS
-   * is read from X-Forwarded-Proto (as Express's `trust proxy = true`). Default false: the TCP peer and the
-   * socket's TLS, so a spoofed header changes nothing.
+   * Which proxies in front of this gateway to trust for X-Forwarded-For and X-Forwarded-Proto, with Express's
+   * `trust proxy` semantics: `true`, a hop count, `'loopback'`/`'linklocal'`/`'uniquelocal'`, addresses and
+   * subnets (a comma-separated string or a list), or `(address, hop) => boolean`. Default false: the TCP
+   * peer and the socket's TLS, so a spoofed header changes nothing.
    */
-  trustProxy?: boolean;
+  trustProxy?: TrustProxy;
   /** Most keep-alive connections per backend. Default: no limit (undici's default). */
   connections?: number;
   /**
@@ -41,9 +43,7 @@ const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix'] as const;
 
 /** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
 export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
-  const trustProxy = options?.trustProxy ?? false;
-  if (typeof trustProxy !== 'boolean')
-    throw new StickyConfigError('trustProxy', `must be true or false (got ${JSON.stringify(trustProxy)})`);
+  const trustProxy = compileTrustProxy(options?.trustProxy);
   const connections = options?.connections;
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
     throw new StickyConfigError('connections', `must be an integer ≥ 1 (got ${JSON.stringify(connections)})`);

@@ -7,9 +7,9 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createStickyHandler, type StickyHandler } from '@stickyroute/node';
 import { Registry } from 'prom-client';
-import { FakeClock } from '../../core/src/testing/fake-clock';
 import { HttpClient, type HttpResult, send } from '../../../test/support/http-client';
 import { type LegacyApp, startLegacyApps } from '../../../test/support/legacy-app';
+import { FakeClock } from '../../core/src/testing/fake-clock';
 import { createStatusHandler, type StatusHandler, type StatusHandlerOptions } from './index';
 import { createStatusMetrics, loadPromClient } from './status-metrics';
 
@@ -227,7 +227,9 @@ describe('the controls', () => {
     const gateway = await startGateway();
     const [a, b] = apps.map((app) => encodeURIComponent(app.url));
     const state = async (i: number) => (await status(gateway)).backends[i]?.state;
-    expect((await post(gateway, `/backends/${b}/drain`, { timeout: '5m' })).json()).toMatchObject({ ok: true });
+    expect((await post(gateway, `/backends/${b}/drain`, { timeout: '5m' })).json()).toMatchObject({
+      ok: true,
+    });
     expect(await state(1)).toBe('draining');
     await post(gateway, `/backends/${b}/undrain`);
     expect(await state(1)).toBe('healthy');
@@ -237,13 +239,19 @@ describe('the controls', () => {
     expect(await state(0)).toBe('healthy');
     const added = await post(gateway, '/backends', { url: 'http://127.0.0.1:9', id: 'spare' });
     expect(added.json()).toMatchObject({ ok: true, added: 'spare' });
-    const removed = await send(`${gateway.url}/__sticky/backends/spare`, { method: 'DELETE', headers: JSON_BODY });
+    const removed = await send(`${gateway.url}/__sticky/backends/spare`, {
+      method: 'DELETE',
+      headers: JSON_BODY,
+    });
     expect(removed.json()).toMatchObject({ ok: true, remove: 'spare' });
     expect((await status(gateway)).backends).toHaveLength(2);
     const switched = await post(gateway, '/stickiness', { type: 'source-ip', duration: '5m' });
     expect(switched.json()).toMatchObject({ stickiness: { type: 'source-ip', duration: 300 } });
     const wrong = await post(gateway, '/stickiness', { type: 'lb-cookie', duration: '5 minutes' });
-    expect([wrong.status, wrong.json<{ error: string }>().error]).toEqual([400, expect.stringContaining('stickiness.duration')]);
+    expect([wrong.status, wrong.json<{ error: string }>().error]).toEqual([
+      400,
+      expect.stringContaining('stickiness.duration'),
+    ]);
   });
 
   test('refuses form posts, bad JSON, unknown backends and methods, without details', async () => {
@@ -257,7 +265,11 @@ describe('the controls', () => {
       ['POST', '/stickiness', 'application/json', 'x'.repeat(10_000), 413],
     ];
     for (const [method, path, type, body, expected] of cases) {
-      const answer = await send(`${gateway.url}/__sticky${path}`, { method, headers: { 'content-type': type }, body });
+      const answer = await send(`${gateway.url}/__sticky${path}`, {
+        method,
+        headers: { 'content-type': type },
+        body,
+      });
       expect([path, answer.status]).toEqual([path, expected]);
       expect(answer.text).not.toMatch(/\bat .*\.(js|ts):\d+/);
     }
@@ -293,20 +305,44 @@ describe('its protections', () => {
     const control = await post(gateway, `/backends/${encodeURIComponent(apps[0]!.url)}/down`);
     expect(control.status).toBe(401);
     expect(gateway.sticky.router.pool.get(apps[0]!.url)!.state).toBe('healthy');
-    expect((await send(`${gateway.url}/__sticky?format=json`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect(
+      (await send(`${gateway.url}/__sticky?format=json`, { headers: { authorization: 'Bearer nope' } }))
+        .status,
+    ).toBe(401);
     expect((await send(`${gateway.url}/__sticky?format=json&token=${TOKEN}`)).status).toBe(200);
-    const allowed = await post(gateway, `/backends/${encodeURIComponent(apps[0]!.url)}/down`, {}, {
-      authorization: `Bearer ${TOKEN}`,
-    });
+    const allowed = await post(
+      gateway,
+      `/backends/${encodeURIComponent(apps[0]!.url)}/down`,
+      {},
+      {
+        authorization: `Bearer ${TOKEN}`,
+      },
+    );
     expect(allowed.status).toBe(200);
     expect(() => createStatusHandler({ router: gateway.sticky.router, token: 'short' })).toThrow(/token/);
   });
 
   test('Host: loopback names and its own address answer; a rebound name does not, reading or changing', async () => {
     const gateway = await startGateway();
-    for (const host of [`localhost:${gateway.port}`, `127.0.0.1:${gateway.port}`, '[::1]', 'app.localhost', '127.0.0.1'])
-      expect([host, (await send(`${gateway.url}/__sticky?format=json`, { headers: { host } })).status]).toEqual([host, 200]);
-    for (const host of [`evil.example:${gateway.port}`, 'evil.example', '127.0.0.1.evil.example', 'localhost.evil.example', 'a b', 'x/y']) {
+    for (const host of [
+      `localhost:${gateway.port}`,
+      `127.0.0.1:${gateway.port}`,
+      '[::1]',
+      'app.localhost',
+      '127.0.0.1',
+    ])
+      expect([
+        host,
+        (await send(`${gateway.url}/__sticky?format=json`, { headers: { host } })).status,
+      ]).toEqual([host, 200]);
+    for (const host of [
+      `evil.example:${gateway.port}`,
+      'evil.example',
+      '127.0.0.1.evil.example',
+      'localhost.evil.example',
+      'a b',
+      'x/y',
+    ]) {
       const read = await send(`${gateway.url}/__sticky?format=json`, { headers: { host } });
       expect([host, read.status]).toEqual([host, 403]);
       expect(read.text).not.toContain(apps[0]!.url);
@@ -330,9 +366,9 @@ describe('its protections', () => {
     expect(await statusOf(listed, 'localhost')).toBe(200);
     const any = await startGateway({ allowedHosts: 'any' });
     expect(await statusOf(any, 'evil.example')).toBe(200);
-    expect(() => createStatusHandler({ router: any.sticky.router, allowedHosts: 'status.example.com' as never })).toThrow(
-      /allowedHosts/,
-    );
+    expect(() =>
+      createStatusHandler({ router: any.sticky.router, allowedHosts: 'status.example.com' as never }),
+    ).toThrow(/allowedHosts/);
   });
 
   test('Origin: a change from another site is refused; the page itself and non-browsers are not', async () => {
@@ -359,14 +395,18 @@ describe('its protections', () => {
     const curl = await post(gateway, up, {});
     expect(curl.status).toBe(200);
     // reading carries no Origin check: a cross-site page cannot read the answer anyway (no CORS)
-    expect((await send(`${gateway.url}/__sticky?format=json`, { headers: { origin: 'http://evil.example' } })).status).toBe(200);
+    expect(
+      (await send(`${gateway.url}/__sticky?format=json`, { headers: { origin: 'http://evil.example' } }))
+        .status,
+    ).toBe(200);
   });
 
   describe('backend URLs', () => {
     const add = (gateway: Gateway, url: string) => post(gateway, '/backends', { url });
     const resolveHost = async (name: string) =>
-      ({ 'rebound.example': ['169.254.169.254'], 'app.internal': ['10.1.2.3'], localhost: ['127.0.0.1'] })[name] ??
-      Promise.reject(new Error('ENOTFOUND'));
+      ({ 'rebound.example': ['169.254.169.254'], 'app.internal': ['10.1.2.3'], localhost: ['127.0.0.1'] })[
+        name
+      ] ?? Promise.reject(new Error('ENOTFOUND'));
 
     test.each([
       'http://169.254.169.254/',
@@ -394,12 +434,20 @@ describe('its protections', () => {
 
     test('accepts ordinary addresses and names by default', async () => {
       const gateway = await startGateway({ resolveHost });
-      for (const url of ['http://127.0.0.1:9', 'http://10.0.0.7:8080', 'https://app.internal', 'http://[fd00::7]:8080'])
+      for (const url of [
+        'http://127.0.0.1:9',
+        'http://10.0.0.7:8080',
+        'https://app.internal',
+        'http://[fd00::7]:8080',
+      ])
         expect([url, (await add(gateway, url)).status]).toEqual([url, 200]);
     });
 
     test('a list allows only the names and subnets it holds; any allows everything http(s)', async () => {
-      const listed = await startGateway({ resolveHost, allowBackends: ['10.0.0.0/8', 'backend.local', '.svc.cluster.local'] });
+      const listed = await startGateway({
+        resolveHost,
+        allowBackends: ['10.0.0.0/8', 'backend.local', '.svc.cluster.local'],
+      });
       const statusOf = async (g: Gateway, url: string) => (await add(g, url)).status;
       expect(await statusOf(listed, 'http://10.9.9.9:8080')).toBe(200);
       expect(await statusOf(listed, 'http://app.internal:8080')).toBe(200); // resolves into 10.0.0.0/8
@@ -413,13 +461,15 @@ describe('its protections', () => {
       const decided = await startGateway({ allowBackends: (url) => url.port === '8080' });
       expect(await statusOf(decided, 'http://10.0.0.1:8080')).toBe(200);
       expect(await statusOf(decided, 'http://10.0.0.1:8081')).toBe(400);
-      expect(() => createStatusHandler({ router: any.sticky.router, allowBackends: ['10.0.0.0/40'] })).toThrow(
-        /allowBackends/,
-      );
+      expect(() =>
+        createStatusHandler({ router: any.sticky.router, allowBackends: ['10.0.0.0/40'] }),
+      ).toThrow(/allowBackends/);
     });
 
     test("addInstance's backends are the operator's own, not checked", async () => {
-      const gateway = await startGateway({ addInstance: async () => ({ url: 'http://169.254.1.1:8080', id: 'vm' }) });
+      const gateway = await startGateway({
+        addInstance: async () => ({ url: 'http://169.254.1.1:8080', id: 'vm' }),
+      });
       expect((await post(gateway, '/backends', {})).json()).toMatchObject({ ok: true, added: 'vm' });
     });
   });
@@ -449,7 +499,8 @@ test('a request to the page changes no counter the router shows', async () => {
   const gateway = await startGateway();
   const before = gateway.sticky.router.stats().requests.total;
   const answers: HttpResult[] = [];
-  for (const path of ['', '?format=json', '/metrics']) answers.push(await send(`${gateway.url}/__sticky${path}`));
+  for (const path of ['', '?format=json', '/metrics'])
+    answers.push(await send(`${gateway.url}/__sticky${path}`));
   expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
   expect(gateway.sticky.router.stats().requests.total).toBe(before);
 });

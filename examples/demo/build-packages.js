@@ -4,7 +4,7 @@
 // They need the JavaScript only, so the package's build script runs without `--dts`: the type declarations
 // take tsup seven times longer than the code (`pnpm build` makes everything, declarations included).
 //
-//   node examples/demo/build-packages.js [--types] [core express koa fastify redis]   (no names: all)
+//   node examples/demo/build-packages.js [--types] [core express koa fastify redis node status]   (no names: all)
 
 const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
@@ -22,7 +22,7 @@ const { delimiter, join, resolve } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 
 const ROOT = resolve(__dirname, '..', '..');
-const ALL = ['core', 'express', 'koa', 'fastify', 'redis'];
+const ALL = ['core', 'express', 'koa', 'fastify', 'redis', 'node', 'status'];
 /** A build holding the lock longer than this is taken for dead (a killed process) and its lock broken. */
 const STALE_LOCK_MS = 180_000;
 

@@ -38,9 +38,13 @@ function newestMtime(path) {
 /** The package needs a build: its dist is missing, or a source file or its manifest changed since. */
 function isStale(name, types) {
   const dir = join(ROOT, 'packages', name);
-  const outputs = ['index.js', 'index.mjs', ...(types ? ['index.d.ts'] : [])].map((file) =>
-    join(dir, 'dist', file),
-  );
+  // An ESM build only where the manifest names one (the core is published as CommonJS alone).
+  const manifest = readFileSync(join(dir, 'package.json'), 'utf8');
+  const outputs = [
+    'index.js',
+    ...(manifest.includes('index.mjs') ? ['index.mjs'] : []),
+    ...(types ? ['index.d.ts'] : []),
+  ].map((file) => join(dir, 'dist', file));
   if (!outputs.every((file) => existsSync(file))) return true;
   const built = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
   return newestMtime(join(dir, 'src')) > built || statSync(join(dir, 'package.json')).mtimeMs > built;

@@ -124,3 +124,16 @@ function normalizePrefix(prefix: unknown): string | undefined {
     throw new StickyConfigError('prefix', `must be a path starting with / (got ${JSON.stringify(prefix)})`);
   return prefix.length > 1 ? prefix.replace(/\/+$/, '') : prefix;
 }
+
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

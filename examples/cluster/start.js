@@ -198,13 +198,25 @@ function worker() {
     next();
   });
   app.get('/__cluster', (_req, res) => {
-    res.json({ worker: cluster.worker.id, pid: process.pid, stats: middleware.router.stats() });
+    res.json({
+      worker: cluster.worker.id,
+      pid: process.pid,
+      stats: middleware.router.stats(),
+      store: store.stats(),
+    });
   });
   app.use(middleware);
 
   const server = http.createServer(app);
   server.on('upgrade', middleware.upgrade);
-  server.listen(config.port, config.host, () => process.send({ listening: server.address().port }));
+  // Listen once the store is connected (or after 2 s without it): a worker that answers before then cannot
+  // read what the other workers learned, and places those sessions by hashing until it connects.
+  store
+    .ready(2_000)
+    .catch(() => undefined)
+    .then(() =>
+      server.listen(config.port, config.host, () => process.send({ listening: server.address().port })),
+    );
 
   const stop = () => {
     server.close();

@@ -1,6 +1,6 @@
 // pnpm bench:core — what a stickiness decision costs inside the core, in ns per operation, on the BUILT core
 // (packages/core/dist, what users install): the returning client (parse cookie, verify, look up backend:
-// router.route() + responseCookies()), the new client (pick, sign, serialize), source-ip hashing; how each
+// routeNow + responseCookies, as an exchange takes them), the new client (pick, sign, serialize), source-ip hashing; how each
 // scales from 3 to 10,000 backends; the hash-ring rebuild at 10,000 backends; heap bytes per client.
 //
 //   node test/bench/core.js            (BATCHES=15 BATCH=10000 to change the sample)
@@ -28,7 +28,11 @@ if (built.ready.length === 0) {
   process.exit(1);
 }
 const core = require(join(ROOT, 'packages', 'core'));
-const { createStickyRouter, BalancerCookieCodec, HashRing, MemoryStore } = core;
+// The exchange's per-request steps (route, the response's cookies, release), as the gateways take them.
+const { BalancerCookieCodec, HashRing, routingOf, withTestHooks } = require(
+  join(ROOT, 'packages', 'core', 'dist', 'testing.js'),
+);
+const { createStickyRouter, MemoryStore } = core;
 
 const BATCHES = Number(process.env.BATCHES || 15);
 const BATCH = Number(process.env.BATCH || 10000);
@@ -65,14 +69,11 @@ function frozenClock() {
   };
 }
 
-function routerOf(n, stickiness, extra = {}) {
-  return createStickyRouter({
-    backends: backendsOf(n),
-    stickiness,
-    secret: SECRET,
-    logger: silent,
-    ...extra,
-  });
+/** `hooks`: test hooks (a clock) for the router, through the core's testing entry. */
+function routerOf(n, stickiness, hooks = {}) {
+  return createStickyRouter(
+    withTestHooks({ backends: backendsOf(n), stickiness, secret: SECRET, logger: silent }, hooks),
+  );
 }
 
 function request(headers = {}, ip = '203.0.113.7') {
@@ -85,12 +86,13 @@ function request(headers = {}, ip = '203.0.113.7') {
  * other processes take would otherwise land in our figures.
  */
 async function measure({ router, requestFor, after }, batch = BATCH) {
+  const routing = routingOf(router);
   // The decision path of one request, inline as an adapter drives it: route, cookies, release.
   const decide = async (i) => {
-    const route = await router.route(requestFor(i));
-    const cookies = router.responseCookies(route, undefined);
+    const route = await routing.routeNow(requestFor(i));
+    const cookies = routing.responseCookies(route, undefined);
     if (after !== undefined) after(cookies);
-    router.release(route);
+    routing.release(route);
   };
   const warmUp = Math.max(batch, 30_000 / Math.max(1, BATCH / batch)); // JIT tiers up after some thousands
   let i = 0;
@@ -99,10 +101,10 @@ async function measure({ router, requestFor, after }, batch = BATCH) {
   for (let b = 0; b < BATCHES; b++) {
     const start = process.cpuUsage();
     for (let k = 0; k < batch; k++, i++) {
-      const route = await router.route(requestFor(i));
-      const cookies = router.responseCookies(route, undefined);
+      const route = await routing.routeNow(requestFor(i));
+      const cookies = routing.responseCookies(route, undefined);
       if (after !== undefined) after(cookies);
-      router.release(route);
+      routing.release(route);
     }
     const used = process.cpuUsage(start);
     perOp.push(((used.user + used.system) * 1000) / batch);
@@ -117,9 +119,10 @@ async function measure({ router, requestFor, after }, batch = BATCH) {
 
 /** One decision outside the measured loops (set-up, heap figures). */
 async function decide(router, req) {
-  const route = await router.route(req);
-  router.responseCookies(route, undefined);
-  router.release(route);
+  const routing = routingOf(router);
+  const route = await routing.routeNow(req);
+  routing.responseCookies(route, undefined);
+  routing.release(route);
   return route;
 }
 

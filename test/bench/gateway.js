@@ -22,7 +22,7 @@ const { join, resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '..', '..');
 const fromPackage = (name) => createRequire(join(ROOT, 'packages', name, 'package.json'));
-const core = () => require(join(ROOT, 'packages', 'core'));
+const coreTesting = () => require(join(ROOT, 'packages', 'core', 'dist', 'testing.js'));
 
 const SECRET = process.env.SECRET || 'stickyroute-bench-secret-0123456789';
 const HOST = '127.0.0.1';
@@ -202,7 +202,7 @@ GATEWAYS['raw-fastify-xfwd'] = GATEWAYS['raw-fastify'];
 
 /** A returning client's cookie for backend `index`, signed as the gateway signs (lb-cookie, 24 h). */
 function mintCookie(index = 1) {
-  const { BalancerCookieCodec } = core();
+  const { BalancerCookieCodec } = coreTesting();
   const codec = new BalancerCookieCodec([SECRET]);
   const now = Math.floor(Date.now() / 1000);
   const id = TARGETS[index];

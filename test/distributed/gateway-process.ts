@@ -1,14 +1,17 @@
 // One gateway instance of the distributed suite, run as its own OS process (started by gateway-processes.ts
-// with register-typescript.js): an Express app with `@stickyroute/express` and the Redis store, configured
-// from the STICKY_GATEWAY environment variable. It reports its port over IPC and answers a few control
-// routes under /__gateway/ beside the proxy, so the test can read stats and switch stickiness at run time.
+// with register-typescript.js): an Express app with `@stickyroute/express` and the Redis store (on one
+// redis-server, through Sentinel, or on a Redis Cluster), configured from the STICKY_GATEWAY environment
+// variable. It reports its port over IPC and answers a few control routes under /__gateway/ beside the
+// proxy, so the test can read the router's and the store's stats and switch stickiness at run time.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BackendInput, HashRing, type StickinessOptions } from '@stickyroute/core';
+import type { BackendInput, StickinessOptions } from '@stickyroute/core';
 import { sticky } from '@stickyroute/express';
 import { createRedisStore } from '@stickyroute/redis';
 import express from 'express';
+import { Cluster } from 'ioredis';
+import { HashRing } from '../../packages/core/src/balancers/consistent-hash';
 
 export interface GatewayProcessConfig {
   name: string;
@@ -19,6 +22,16 @@ export interface GatewayProcessConfig {
   prefix: string;
   /** The store's per-command deadline in ms. */
   commandTimeout?: number;
+  /** Find the primary through these Sentinels (master `sentinelName`) instead of `redisUrl`. */
+  sentinels?: { host: string; port: number }[];
+  sentinelName?: string;
+  /** Use a Redis Cluster through these seed nodes instead of `redisUrl`. */
+  clusterNodes?: { host: string; port: number }[];
+  /**
+   * Listen only once Redis is connected (default). False listens at once, as examples/cluster does: requests
+   * made while the store is still connecting are part of the test.
+   */
+  awaitStore?: boolean;
 }
 
 export type GatewayMessage = { type: 'listening'; port: number };
@@ -27,11 +40,30 @@ const config = JSON.parse(process.env.STICKY_GATEWAY ?? '{}') as GatewayProcessC
 const warnings: string[] = [];
 const logger = { warn: (message: string) => void warnings.push(message) };
 
+const cluster = config.clusterNodes
+  ? new Cluster(config.clusterNodes, {
+      // As the store's own client: never queue a command for a node that is not there, fail fast.
+      enableOfflineQueue: false,
+      redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: 1 },
+      clusterRetryStrategy: (times: number) => Math.min(times * 100, 2_000),
+    })
+  : undefined;
+cluster?.on('error', () => undefined);
+const connection = cluster
+  ? { client: cluster }
+  : config.sentinels
+    ? { sentinels: config.sentinels, name: config.sentinelName ?? 'mymaster' }
+    : { url: config.redisUrl };
 const store = createRedisStore({
-  url: config.redisUrl,
+  ...connection,
   prefix: config.prefix,
   logger,
   ...(config.commandTimeout === undefined ? {} : { commandTimeout: config.commandTimeout }),
+});
+const startedAt = Date.now();
+let storeReadyAfterMs: number | null = null;
+store.client.once('ready', () => {
+  storeReadyAfterMs = Date.now() - startedAt;
 });
 const middleware = sticky({
   backends: config.backends,
@@ -48,7 +80,13 @@ app.set('trust proxy', 'loopback');
 const control = express.Router();
 control.use(express.json());
 control.get('/stats', (_req, res) => {
-  res.json({ name: config.name, pid: process.pid, stats: router.stats(), warnings });
+  res.json({
+    name: config.name,
+    pid: process.pid,
+    stats: router.stats(),
+    store: { ...store.stats(), status: store.client.status, readyAfterMs: storeReadyAfterMs },
+    warnings,
+  });
 });
 control.put('/stickiness', (req, res) => {
   router.setStickiness(req.body as StickinessOptions);
@@ -76,6 +114,7 @@ async function shutdown(): Promise<void> {
   server.closeAllConnections();
   await middleware.close();
   await store.close();
+  cluster?.disconnect();
   process.exit(0);
 }
 
@@ -87,8 +126,7 @@ process.on('disconnect', () => void shutdown());
 
 // Serve only once Redis is connected, so the suite starts from a known state (requests before that would
 // fall back and count as store errors, which is what a real gateway does too).
-store
-  .ready(10_000)
+(config.awaitStore === false ? Promise.resolve() : store.ready(10_000))
   .catch(() => undefined)
   .then(() => {
     // A deep accept queue: the race test opens a thousand connections at the same moment.

@@ -5,6 +5,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import type { RouterStats, StickinessOptions } from '@stickyroute/core';
+import type { RedisStoreStats } from '@stickyroute/redis';
 import { send } from '../support/http-client';
 import type { GatewayMessage, GatewayProcessConfig } from './gateway-process';
 
@@ -17,11 +18,17 @@ export interface GatewayProcess {
   /** e.g. http://127.0.0.1:40123 */
   readonly url: string;
   readonly pid: number;
-  stats(): Promise<{ stats: RouterStats; warnings: string[] }>;
+  stats(): Promise<{
+    stats: RouterStats;
+    store: RedisStoreStats & { status: string; readyAfterMs: number | null };
+    warnings: string[];
+  }>;
   setStickiness(stickiness: StickinessOptions): Promise<void>;
   /** Where this gateway's hash ring alone (no store, no load) would place each key. */
   ringOwners(keys: readonly string[]): Promise<(string | null)[]>;
   close(): Promise<void>;
+  /** kill -9: the process dies at once, its connections with it. */
+  kill(): Promise<void>;
 }
 
 export function startGatewayProcess(config: GatewayProcessConfig): Promise<GatewayProcess> {
@@ -71,12 +78,22 @@ function handle(name: string, child: ChildProcess, url: string, output: () => st
     pid: child.pid ?? 0,
     stats: async () => {
       const body = await control('GET', 'stats');
-      return { stats: body.stats as RouterStats, warnings: body.warnings as string[] };
+      return {
+        stats: body.stats as RouterStats,
+        store: body.store as RedisStoreStats & { status: string; readyAfterMs: number | null },
+        warnings: body.warnings as string[],
+      };
     },
     setStickiness: async (stickiness) => {
       await control('PUT', 'stickiness', stickiness);
     },
     ringOwners: async (keys) => (await control('POST', 'ring-owners', keys)) as unknown as (string | null)[],
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -14,6 +14,8 @@ export interface RedisServer {
   readonly url: string;
   /** Shuts the server down (its data is gone: no persistence). */
   stop(): Promise<void>;
+  /** kill -9: the server dies at once, as in a crash (its data is gone). */
+  kill(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
   /** SIGSTOP: connections stay open but nothing is answered. */
@@ -66,15 +68,34 @@ export function startRedisServer(extraArgs: readonly string[] = []): Promise<Red
   );
 }
 
+export interface SentinelOptions {
+  /** Sentinels that must agree the master is down (default 1). */
+  quorum?: number;
+  /** No answer for this long: the master is subjectively down (Redis's default is 30 s). */
+  downAfterMs?: number;
+  /** Redis's default is 3 minutes. */
+  failoverTimeoutMs?: number;
+}
+
 /** A Sentinel (redis-server --sentinel) watching `master` under the name `name`, with a quorum of one. */
-export function startRedisSentinel(master: RedisServer, name = 'mymaster'): Promise<RedisServer> {
+export function startRedisSentinel(
+  master: RedisServer,
+  name = 'mymaster',
+  options: SentinelOptions = {},
+): Promise<RedisServer> {
   return startRedisProcess((port, dir) => {
     // Sentinel insists on a config file it can rewrite.
     const config = path.join(dir, 'sentinel.conf');
-    writeFileSync(
-      config,
-      `port ${port}\nbind 127.0.0.1\nsentinel monitor ${name} 127.0.0.1 ${master.port} 1\n`,
-    );
+    const lines = [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} ${options.quorum ?? 1}`,
+    ];
+    if (options.downAfterMs !== undefined)
+      lines.push(`sentinel down-after-milliseconds ${name} ${options.downAfterMs}`);
+    if (options.failoverTimeoutMs !== undefined)
+      lines.push(`sentinel failover-timeout ${name} ${options.failoverTimeoutMs}`);
+    writeFileSync(config, `${lines.join('\n')}\n`);
     return [config, '--sentinel', '--dir', dir];
   }, '+monitor master');
 }
@@ -144,14 +165,14 @@ async function startRedisProcess(
     throw lastError;
   };
 
-  const stop = (): Promise<void> =>
+  const stop = (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> =>
     new Promise((resolve) => {
       const proc = child;
       child = null;
       if (proc === null || proc.exitCode !== null || proc.signalCode !== null) return resolve();
       proc.once('exit', () => resolve());
       proc.kill('SIGCONT');
-      proc.kill('SIGTERM');
+      proc.kill(signal);
     });
 
   try {
@@ -168,7 +189,8 @@ async function startRedisProcess(
     get url() {
       return `redis://127.0.0.1:${port}`;
     },
-    stop,
+    stop: () => stop(),
+    kill: () => stop('SIGKILL'),
     start,
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),

@@ -9,12 +9,16 @@ const path = require('node:path');
 const { transformSync } = require('@swc/core');
 
 const root = path.resolve(__dirname, '../..');
-const WORKSPACE_PACKAGE = /^@stickyroute\/(core|express|koa|fastify|redis)$/;
+const WORKSPACE_PACKAGE =
+  /^@stickyroute\/(core|express|koa|fastify|redis|node|http-proxy-engine|undici-pools)$/;
+const CORE_ENTRY = /^@stickyroute\/core\/(adapter|testing)$/;
 
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function resolveWorkspaceSource(request, ...rest) {
   const match = WORKSPACE_PACKAGE.exec(request);
   if (match) return path.join(root, 'packages', match[1], 'src', 'index.ts');
+  const entry = CORE_ENTRY.exec(request);
+  if (entry) return path.join(root, 'packages', 'core', 'src', `${entry[1]}.ts`);
   return resolveFilename.call(this, request, ...rest);
 };
 

@@ -1,8 +1,9 @@
 // Fuzzing the two readers of cookie headers the router runs on every request and response:
 // readCookie (the client's Cookie header) and parseSetCookieLifetime (the upstream's Set-Cookie headers).
 
-import { parseSetCookieLifetime, readCookie } from '@stickyroute/core';
 import fc from 'fast-check';
+import { readCookie } from '../../packages/core/src/cookie/read-cookie';
+import { parseSetCookieLifetime } from '../../packages/core/src/cookie/set-cookie-lifetime';
 import { FUZZ_RUNS, fuzzTimeout } from './runs';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);

@@ -5,7 +5,10 @@
 // events, stats) with a fake clock; the load scenarios next to this file measure them over HTTP.
 
 import net, { type Socket } from 'node:net';
-import { type HealthProbe, httpProbe, type StickyOptions, StickyRouter } from '@stickyroute/core';
+import { type StickyOptions, StickyRouter } from '@stickyroute/core';
+import { withTestHooks } from '@stickyroute/core/testing';
+import { type HealthProbe, httpProbe } from '../../packages/core/src/health/active-health-checker';
+import { steps } from '../../packages/core/src/testing/router-steps';
 import { type LegacyApp, startLegacyApps } from '../support/legacy-app';
 import { ManualClock } from '../support/manual-clock';
 import { waitFor } from '../support/wait-for';
@@ -19,7 +22,7 @@ function countingProbe() {
   const counts = { started: 0, settled: 0 };
   const probe: HealthProbe = (url, timeoutMs, signal) => {
     counts.started++;
-    return httpProbe(url, timeoutMs, signal).finally(() => {
+    return httpProbe()(url, timeoutMs, signal).finally(() => {
       counts.settled++;
     });
   };
@@ -61,10 +64,9 @@ describe('active and passive health checks against real backends', () => {
         unhealthyThreshold: 2,
         maxFailures: 3,
       },
-      clock,
       logger: quiet,
     };
-    router = new StickyRouter(options, { probe: counting.probe });
+    router = new StickyRouter(withTestHooks(options, { clock, probe: counting.probe }));
   });
   afterEach(async () => {
     await router.close();
@@ -74,7 +76,7 @@ describe('active and passive health checks against real backends', () => {
 
   test('checks run on the clock, one per backend per interval, never because of a request', async () => {
     for (let i = 0; i < 50; i++)
-      router.release(
+      steps(router).release(
         await router.route({ method: 'GET', url: '/', headers: {}, ip: '127.0.0.1', secure: false }),
       );
     expect(counts.started).toBe(0);
@@ -123,7 +125,7 @@ describe('active and passive health checks against real backends', () => {
         secure: false,
       });
       const b = router.pool.get('b')!;
-      await router.failover({ ...route, backend: b }, { error: refused });
+      await steps(router).failover({ ...route, backend: b }, { error: refused });
     }
     expect(stateOf('b')).toBe('down');
     await checkRound();
@@ -144,13 +146,14 @@ describe('active and passive health checks against real backends', () => {
     const port = (silent.address() as net.AddressInfo).port;
     const own = countingProbe();
     const slowChecks = new StickyRouter(
-      {
-        backends: [{ url: `http://127.0.0.1:${port}`, id: 'silent' }],
-        healthCheck: { path: '/health', interval: 10, timeout: 5 },
-        clock,
-        logger: quiet,
-      },
-      { probe: own.probe },
+      withTestHooks(
+        {
+          backends: [{ url: `http://127.0.0.1:${port}`, id: 'silent' }],
+          healthCheck: { path: '/health', interval: 10, timeout: 5 },
+          logger: quiet,
+        },
+        { clock, probe: own.probe },
+      ),
     );
     try {
       clock.advance(0);

@@ -5,6 +5,7 @@
 // not be, and retained heap growth over repeated rounds of the attacks.
 
 import net from 'node:net';
+import { withTestHooks } from '@stickyroute/core/testing';
 import type { StartedGateway } from '../conformance/harness';
 import { HttpClient, type HttpResult, send } from '../support/http-client';
 import { type LegacyApp, startLegacyApps, type WhoAmI } from '../support/legacy-app';
@@ -38,14 +39,18 @@ describe.each(allHarnesses().map((h) => [h.name, h] as const))('hostile input: %
   beforeAll(async () => {
     apps = await startLegacyApps(2);
     clock = new ManualClock();
-    gateway = await harness.start({
-      backends: apps.map((app) => ({ url: app.url, id: app.instance })),
-      stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID' },
-      secret: SECRET,
-      clock,
-      timeout: '5s',
-      logger: quiet,
-    });
+    gateway = await harness.start(
+      withTestHooks(
+        {
+          backends: apps.map((app) => ({ url: app.url, id: app.instance })),
+          stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID' },
+          secret: SECRET,
+          timeout: '5s',
+          logger: quiet,
+        },
+        { clock },
+      ),
+    );
   });
   afterAll(async () => {
     await gateway.close();

@@ -8,6 +8,7 @@
 // bound, enough to see the plateau) and the million with FLOOD_CLIENTS=1000000.
 
 import { createStickyRouter, type StickyOptions } from '@stickyroute/core';
+import { steps } from '../../packages/core/src/testing/router-steps';
 import { recordFigures } from './figures';
 import { mib, retainedHeap } from './heap';
 
@@ -68,10 +69,10 @@ async function flood(
       ip: `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`,
       secure: false,
     });
-    router.succeeded(route);
-    const cookies = router.responseCookies(route, setCookieOf(i));
+    steps(router).succeeded(route);
+    const cookies = steps(router).responseCookies(route, setCookieOf(i));
     if (cookies.length !== expectedCookies) throw new Error(`client ${i} got ${cookies.length} cookies`);
-    router.release(route);
+    steps(router).release(route);
     if ((i + 1) % BATCH === 0) {
       const now = process.cpuUsage().user;
       // The first batch warms the JIT up; later ones are sorted by whether the store was full.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suites run for real, when missing: redis-server and chromium.
+# Installs the Debian packages the test suites run for real, when missing: redis-server (which also runs the
+# Sentinels, as `redis-server --sentinel`), redis-tools (redis-cli, which creates the test Redis Cluster) and
+# chromium.
 # Needs root (as on CI and the project's machines); elsewhere it says what is missing and goes on.
 set -uo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ((${#need[@]})) || exit 0
 if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

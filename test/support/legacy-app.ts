@@ -159,6 +159,14 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
         res.end();
       };
       pump();
+    } else if (
+      (route === 'POST /echo' || route === 'PUT /echo') &&
+      url.searchParams.get('reset') === instance
+    ) {
+      // Reads the whole body, then resets the connection before any response byte: the request reached
+      // the app, which may have acted on it.
+      req.on('data', () => {});
+      req.on('end', () => req.socket.destroy());
     } else if (route === 'POST /echo' || route === 'PUT /echo') {
       const hash = createHash('sha256');
       const chunks: Buffer[] = [];

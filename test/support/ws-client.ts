@@ -4,6 +4,8 @@
 import WebSocket from 'ws';
 
 export interface WsConversation {
+  /** The Set-Cookie lines of the 101 that opened it. */
+  setCookies: string[];
   /** Sends `message` and resolves with the next message received. */
   ask(message: string): Promise<string>;
   close(): Promise<void>;
@@ -33,6 +35,7 @@ export function openWebSocket(url: string, options: WsConnectOptions = {}): Prom
     else inbox.push(text);
   });
   const conversation: WsConversation = {
+    setCookies: [],
     ask(message) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no WebSocket answer to ${message}`)), timeoutMs);
@@ -66,6 +69,10 @@ export function openWebSocket(url: string, options: WsConnectOptions = {}): Prom
       });
     },
   };
+  ws.once('upgrade', (response) => {
+    const lines = response.headers['set-cookie'];
+    conversation.setCookies = lines === undefined ? [] : Array.isArray(lines) ? lines : [lines];
+  });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(conversation));
     ws.once('unexpected-response', (_req, res) => {

@@ -1,26 +1,30 @@
-// The package's public entry: what adapters and users import from '@stickyroute/core' is there and works.
+// The package's entries: what users import from '@stickyroute/core', what adapters import from
+// '@stickyroute/core/adapter', and the test hooks of '@stickyroute/core/testing'.
 
 import * as core from '@stickyroute/core';
+import * as adapter from '@stickyroute/core/adapter';
+import * as testing from '@stickyroute/core/testing';
+import { steps } from './testing/router-steps';
 
 describe('@stickyroute/core', () => {
-  it('exports the router, its errors and the building blocks adapters and stores use', () => {
-    expect(Object.keys(core)).toEqual(
-      expect.arrayContaining([
-        'BalancerCookieCodec',
-        'HashRing',
-        'MemoryStore',
-        'StickyConfigError',
-        'StickyRouter',
-        'classifyUpstreamError',
-        'createStickyRouter',
-        'hash32',
-        'httpProbe',
-        'isIdempotent',
-        'parseDuration',
-        'parseSetCookieLifetime',
-        'readCookie',
-      ]),
+  it('holds what a user needs and nothing else: the router, its error, the memory store', () => {
+    expect(Object.keys(core).sort()).toEqual([
+      'MemoryStore',
+      'StickyConfigError',
+      'StickyRouter',
+      'createStickyRouter',
+    ]);
+  });
+
+  it('keeps adapter plumbing under ./adapter and test hooks under ./testing', () => {
+    expect(Object.keys(adapter).sort()).toEqual(
+      expect.arrayContaining(['Gateway', 'Exchange', 'copyUpstreamHeaders', 'writeReply']),
     );
+    expect(Object.keys(testing).sort()).toEqual(
+      expect.arrayContaining(['FakeClock', 'withTestHooks', 'routingOf']),
+    );
+    for (const entry of [adapter, testing])
+      for (const name of Object.keys(core)) expect(Object.keys(entry)).not.toContain(name);
   });
 
   it('createStickyRouter gives a router an adapter can drive end to end', async () => {
@@ -38,8 +42,8 @@ describe('@stickyroute/core', () => {
       secure: false,
     });
     expect(route.backend?.origin).toBe('http://10.0.0.1:8080');
-    expect(router.responseCookies(route)).toHaveLength(1);
-    router.release(route);
+    expect(steps(router).responseCookies(route)).toHaveLength(1);
+    steps(router).release(route);
     // Without an injected clock, timers are real (and unref'd); close() clears them.
     router.pool.drain('http://10.0.0.1:8080', { timeout: '1h' });
     await router.close();

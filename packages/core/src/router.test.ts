@@ -7,6 +7,8 @@ import type { StickyOptions } from './config/options';
 import { createStickyRouter, type RerouteEvent, type StickyRouter } from './router';
 import { FakeClock } from './testing/fake-clock';
 import { cookieAttributes, cookiePair, request, withCookie } from './testing/requests';
+import { steps } from './testing/router-steps';
+import { type TestHooks, withTestHooks } from './testing-hooks';
 import type { Route, RouteRequest, StickyStore } from './types';
 
 const SECRET = 'router-test-secret-0123456789';
@@ -18,18 +20,22 @@ const BACKENDS = [
 const REFUSED = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:8080'), { code: 'ECONNREFUSED' });
 const TIMED_OUT = Object.assign(new Error('headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
 
-function setup(extra: Partial<StickyOptions> = {}) {
+function setup(extra: Partial<StickyOptions> = {}, hooks: TestHooks = {}) {
   const clock = new FakeClock();
-  const router = createStickyRouter({
-    backends: BACKENDS,
-    stickiness: { type: 'lb-cookie' },
-    secret: SECRET,
-    clock,
-    ...extra,
-  });
+  const router = createStickyRouter(
+    withTestHooks(
+      {
+        backends: BACKENDS,
+        stickiness: { type: 'lb-cookie' },
+        secret: SECRET,
+        ...extra,
+      },
+      { clock, ...hooks },
+    ),
+  );
   const events: [string, unknown][] = [];
   for (const name of ['add', 'remove', 'drain', 'down', 'up', 'state', 'reroute', 'retry', 'stickiness']) {
-    router.on(name, (payload) => events.push([name, payload]));
+    router.on(name as 'add', (payload) => events.push([name, payload]));
   }
   return {
     clock,
@@ -42,8 +48,8 @@ function setup(extra: Partial<StickyOptions> = {}) {
 /** A stuck client: its first visit's cookie, and the backend it is stuck to. */
 async function stuckClient(router: StickyRouter, req: RouteRequest = request()) {
   const route = await router.route(req);
-  const cookie = cookiePair(router.responseCookies(route));
-  router.release(route);
+  const cookie = cookiePair(steps(router).responseCookies(route));
+  steps(router).release(route);
   return { cookie, backend: route.backend! };
 }
 
@@ -54,9 +60,9 @@ describe('stickiness: false', () => {
     for (let i = 0; i < 6; i++) {
       const route = await router.route(withCookie('STICKY=whatever'));
       expect(route.reason).toBe('new');
-      expect(router.responseCookies(route, 'JSESSIONID=x; Max-Age=60')).toEqual([]);
+      expect(steps(router).responseCookies(route, 'JSESSIONID=x; Max-Age=60')).toEqual([]);
       ids.push(route.backend!.id);
-      router.release(route);
+      steps(router).release(route);
     }
     expect(ids).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
     expect(router.stats().storeEntries).toBe(0);
@@ -75,7 +81,7 @@ describe('setStickiness', () => {
     router.setStickiness({ type: 'lb-cookie', duration: '5m' });
     expect(of('stickiness')).toEqual([{ type: 'lb-cookie', durationMs: 300_000, maxLifetimeMs: null }]);
     const route = await router.route(request());
-    expect(cookieAttributes(router.responseCookies(route)[0]!)['max-age']).toBe('300');
+    expect(cookieAttributes(steps(router).responseCookies(route)[0]!)['max-age']).toBe('300');
     expect(router.stats().stickiness).toMatchObject({ type: 'lb-cookie' });
 
     router.setStickiness({ type: 'source-ip' });
@@ -88,7 +94,7 @@ describe('setStickiness', () => {
     router.setStickiness(false);
     const off = await router.route(withCookie(client.cookie));
     expect(off.reason).toBe('new');
-    expect(router.responseCookies(off)).toEqual([]);
+    expect(steps(router).responseCookies(off)).toEqual([]);
     router.setStickiness({ type: 'lb-cookie' });
     await router.route(request()); // the round robin moves on
     const back = await router.route(withCookie(client.cookie));
@@ -114,26 +120,26 @@ describe('routeNow', () => {
       false,
     ] as const) {
       const { router } = setup({ stickiness });
-      const first = router.routeNow(request());
+      const first = steps(router).routeNow(request());
       expect(first).not.toBeInstanceOf(Promise);
       const route = first as Route;
       expect(route.reason).toBe('new');
-      router.release(route);
+      steps(router).release(route);
       if (stickiness === false) continue;
       const appCookies = stickiness.type === 'app-cookie' ? 'JSESSIONID=s1; Max-Age=60' : undefined;
-      const cookie = cookiePair(router.responseCookies(route, appCookies));
-      const again = router.routeNow(withCookie(`JSESSIONID=s1; ${cookie}`));
+      const cookie = cookiePair(steps(router).responseCookies(route, appCookies));
+      const again = steps(router).routeNow(withCookie(`JSESSIONID=s1; ${cookie}`));
       expect(again).toMatchObject({ reason: 'sticky', backend: route.backend });
     }
   });
 
   it('answers a promise where the store decides, placing the client as route() does', async () => {
     const { router } = setup({ stickiness: { type: 'source-ip' } });
-    const pending = router.routeNow(request({ ip: '198.51.100.7' }));
+    const pending = steps(router).routeNow(request({ ip: '198.51.100.7' }));
     expect(pending).toBeInstanceOf(Promise);
     const first = await pending;
     expect(first.reason).toBe('hashed');
-    router.release(first);
+    steps(router).release(first);
     expect(await router.route(request({ ip: '198.51.100.7' }))).toMatchObject({
       reason: 'sticky',
       backend: first.backend,
@@ -143,14 +149,14 @@ describe('routeNow', () => {
   it("a throwing 'reroute' listener is reported, and neither throws into the adapter nor stops the request", () => {
     const warnings: string[] = [];
     const { router } = setup({ logger: { warn: (m) => warnings.push(m) } });
-    const first = router.routeNow(request()) as Route;
-    const cookie = cookiePair(router.responseCookies(first));
-    router.release(first);
+    const first = steps(router).routeNow(request()) as Route;
+    const cookie = cookiePair(steps(router).responseCookies(first));
+    steps(router).release(first);
     router.pool.markDown(first.backend!.id);
     router.on('reroute', () => {
       throw new Error('listener bug');
     });
-    const route = router.routeNow(withCookie(cookie)) as Route;
+    const route = steps(router).routeNow(withCookie(cookie)) as Route;
     expect(route.reason).toBe('rerouted');
     expect(route.backend!.id).not.toBe(first.backend!.id);
     expect(warnings).toEqual([expect.stringMatching(/'reroute' listener threw: Error: listener bug/)]);
@@ -170,9 +176,9 @@ describe('failover of stuck clients', () => {
     expect(of('reroute')).toEqual([
       { from: client.backend.id, to: route.backend!.id, why: 'down' } satisfies RerouteEvent,
     ]);
-    const cookie = cookiePair(router.responseCookies(route));
+    const cookie = cookiePair(steps(router).responseCookies(route));
     expect(cookie).not.toBe(client.cookie);
-    router.release(route);
+    steps(router).release(route);
     // The new cookie sticks to the new backend, with no reroute header.
     const next = await router.route(withCookie(cookie));
     expect(next).toMatchObject({ reason: 'sticky', backend: route.backend });
@@ -197,11 +203,11 @@ describe('failover of stuck clients', () => {
     router.pool.markDown(client.backend.id);
     const route = await router.route(withCookie(client.cookie));
     expect(route.backend).toBeNull();
-    expect(router.responseCookies(route)).toEqual([]);
-    router.release(route);
+    expect(steps(router).responseCookies(route)).toEqual([]);
+    steps(router).release(route);
     expect(of('reroute')).toEqual([]);
     expect(router.stats().requests.noBackend).toBe(1);
-    expect(router.reply(503)).toEqual({
+    expect(steps(router).reply(503)).toEqual({
       status: 503,
       headers: {
         'content-type': 'text/plain; charset=utf-8',
@@ -232,12 +238,12 @@ describe('drain', () => {
     for (let i = 0; i < 30; i++) {
       const route = await router.route(request({ ip: `198.51.100.${i}` }));
       expect(route.backend!.id).not.toBe(draining);
-      router.release(route);
+      steps(router).release(route);
     }
     for (const client of clients) {
       const route = await router.route(withCookie(client.cookie));
       expect(route).toMatchObject({ reason: 'sticky', backend: client.backend });
-      router.release(route);
+      steps(router).release(route);
     }
     clock.advance(299_000);
     expect(router.pool.get(draining)).toBeDefined();
@@ -248,7 +254,7 @@ describe('drain', () => {
     for (const client of clients) {
       const route = await router.route(withCookie(client.cookie));
       expect(route.reason).toBe(client.backend.id === draining ? 'rerouted' : 'sticky');
-      router.release(route);
+      steps(router).release(route);
     }
   });
 
@@ -276,10 +282,10 @@ describe('failover()', () => {
     return router.route(req);
   }
 
-  it('connection refused on GET: retried once on another backend, then 502', async () => {
+  it('connection refused: retried on another backend until each was tried (at most twice), then 502', async () => {
     const { router, of } = setup({ stickiness: false });
     const route = await routed(router);
-    const first = await router.failover(route, { error: REFUSED });
+    const first = await steps(router).failover(route, { error: REFUSED });
     expect(first.reply).toBeUndefined();
     const retry = first.retry!;
     expect(retry.backend!.id).not.toBe(route.backend!.id);
@@ -290,15 +296,19 @@ describe('failover()', () => {
     expect(router.stats().backends.map((b) => b.active)).toEqual(
       BACKENDS.map((b) => (b.id === retry.backend!.id ? 1 : 0)),
     );
-    const second = await router.failover(retry, { error: REFUSED });
-    expect(second.retry).toBeUndefined();
-    expect(second.reply).toEqual({
+    const second = await steps(router).failover(retry, { error: REFUSED });
+    expect(second.retry!.backend!.id).not.toBe(route.backend!.id);
+    expect(second.retry!.backend!.id).not.toBe(retry.backend!.id);
+    expect(second.retry!.attempts).toBe(2);
+    const third = await steps(router).failover(second.retry!, { error: REFUSED });
+    expect(third.retry).toBeUndefined();
+    expect(third.reply).toEqual({
       status: 502,
       headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
       body: 'Bad Gateway\n',
     });
     expect(router.pool.load.active).toBe(0);
-    expect(router.stats().requests).toMatchObject({ retried: 1, failed: 2 });
+    expect(router.stats().requests).toMatchObject({ retried: 2, failed: 3 });
   });
 
   it('a second passive failure after a manual markUp gets a full cool-down of its own', async () => {
@@ -306,10 +316,10 @@ describe('failover()', () => {
     const fail = async () => {
       let route = await routed(router);
       while (route.backend!.id !== 'a') {
-        router.release(route);
+        steps(router).release(route);
         route = await routed(router);
       }
-      await router.failover(route, { error: REFUSED, bodySent: true });
+      await steps(router).failover(route, { error: REFUSED, bodySent: true });
     };
     await fail();
     expect(router.pool.get('a')!.state).toBe('down');
@@ -325,21 +335,21 @@ describe('failover()', () => {
   it('a reset on a reused keep-alive connection retries once on the same backend, moving no one', async () => {
     const { router, of } = setup();
     const first = await routed(router);
-    const cookie = cookiePair(router.responseCookies(first));
-    router.release(first);
+    const cookie = cookiePair(steps(router).responseCookies(first));
+    steps(router).release(first);
     const stuck = await routed(router, withCookie(cookie));
     expect(stuck.reason).toBe('sticky');
     const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    const again = await router.failover(stuck, { error: reset, reusedConnection: true });
+    const again = await steps(router).failover(stuck, { error: reset, reusedConnection: true });
     expect(again.retry).toMatchObject({ backend: stuck.backend, reason: 'sticky', attempts: 0 });
     expect(again.retry!.upstreamHeaders['x-sticky-rerouted']).toBeUndefined();
     expect(of('reroute')).toEqual([]);
     expect(router.stats().requests).toMatchObject({ retried: 1, failed: 0, rerouted: 0 });
     // Only once: a second stale reset is a real failure, and the usual failover takes over.
-    const next = await router.failover(again.retry!, { error: reset, reusedConnection: true });
+    const next = await steps(router).failover(again.retry!, { error: reset, reusedConnection: true });
     expect(next.retry?.backend?.id).not.toBe(stuck.backend!.id);
     expect(next.retry?.reason).toBe('rerouted');
-    router.release(next.retry!);
+    steps(router).release(next.retry!);
     expect(router.pool.load.active).toBe(0);
   });
 
@@ -347,25 +357,38 @@ describe('failover()', () => {
     const { router } = setup({ stickiness: false });
     const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     const route = await routed(router, request({ method: 'POST' }));
-    const next = await router.failover(route, { error: reset, reusedConnection: true, bodySent: true });
+    const next = await steps(router).failover(route, {
+      error: reset,
+      reusedConnection: true,
+      bodySent: true,
+    });
     expect(next.reply?.status).toBe(502);
   });
 
   it.each(['HEAD', 'OPTIONS', 'PUT', 'DELETE', 'get'])('retries the idempotent method %s', async (method) => {
     const { router } = setup({ stickiness: false });
-    const next = await router.failover(await routed(router, request({ method })), { error: REFUSED });
+    const next = await steps(router).failover(await routed(router, request({ method })), { error: REFUSED });
     expect(next.retry).toBeDefined();
   });
 
-  it('does not retry a POST or PATCH, a streamed body, or a started response: 502', async () => {
+  it('a refused POST or PATCH (nothing reached the backend) is retried; its body is replayed', async () => {
     const { router } = setup({ stickiness: false });
+    for (const method of ['POST', 'PATCH'])
+      expect(
+        (await steps(router).failover(await routed(router, request({ method })), { error: REFUSED })).retry,
+      ).toBeDefined();
+  });
+
+  it('does not retry a reset POST or PATCH (it may have reached the app), a body it could not keep, or a started response: 502', async () => {
+    const { router } = setup({ stickiness: false });
+    const RESET = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     for (const [method, failure] of [
-      ['POST', { error: REFUSED }],
-      ['PATCH', { error: REFUSED }],
+      ['POST', { error: RESET }],
+      ['PATCH', { error: RESET }],
       ['PUT', { error: REFUSED, bodySent: true }],
       ['GET', { error: REFUSED, responseStarted: true }],
     ] as const) {
-      const next = await router.failover(await routed(router, request({ method })), failure);
+      const next = await steps(router).failover(await routed(router, request({ method })), failure);
       expect(next.retry).toBeUndefined();
       expect(next.reply!.status).toBe(502);
     }
@@ -373,10 +396,10 @@ describe('failover()', () => {
 
   it('answers 504 for a timeout and 502 for anything else, without retrying', async () => {
     const { router } = setup({ stickiness: false });
-    const timeout = await router.failover(await routed(router), { error: TIMED_OUT });
+    const timeout = await steps(router).failover(await routed(router), { error: TIMED_OUT });
     expect(timeout.reply).toMatchObject({ status: 504, body: 'Gateway Timeout\n' });
     for (const error of [new Error('parse error'), 'a string', null, { code: 42 }]) {
-      const other = await router.failover(await routed(router), { error });
+      const other = await steps(router).failover(await routed(router), { error });
       expect(other.reply!.status).toBe(502);
       expect(other.reply!.body).not.toMatch(/error|at /i);
     }
@@ -387,13 +410,13 @@ describe('failover()', () => {
     const client = await stuckClient(router);
     const route = await router.route(withCookie(client.cookie));
     expect(route.reason).toBe('sticky');
-    const { retry } = await router.failover(route, { error: REFUSED });
+    const { retry } = await steps(router).failover(route, { error: REFUSED });
     expect(retry!.reason).toBe('rerouted');
     expect(retry!.backend!.id).not.toBe(client.backend.id);
     expect(retry!.upstreamHeaders['x-sticky-rerouted']).toBe('1');
     expect(of('reroute')).toEqual([{ from: client.backend.id, to: retry!.backend!.id, why: 'failed' }]);
-    const cookie = cookiePair(router.responseCookies(retry!));
-    router.release(retry!);
+    const cookie = cookiePair(steps(router).responseCookies(retry!));
+    steps(router).release(retry!);
     expect(await router.route(withCookie(cookie))).toMatchObject({
       reason: 'sticky',
       backend: retry!.backend,
@@ -405,14 +428,14 @@ describe('failover()', () => {
     const req = request({ ip: '198.51.100.77' });
     const first = await router.route(req);
     expect(first.reason).toBe('hashed');
-    router.release(first);
+    steps(router).release(first);
     const stuck = await router.route(req);
     expect(stuck).toMatchObject({ reason: 'sticky', backend: first.backend });
-    const { retry } = await router.failover(stuck, { error: REFUSED });
+    const { retry } = await steps(router).failover(stuck, { error: REFUSED });
     expect(retry!.reason).toBe('rerouted');
     expect(retry!.backend).not.toBe(first.backend);
     expect(of('reroute')).toEqual([{ from: first.backend!.id, to: retry!.backend!.id, why: 'failed' }]);
-    router.release(retry!);
+    steps(router).release(retry!);
     // Its old backend is still up (one failure is not enough to mark it down), yet the client stays moved,
     // as an lb-cookie client does with its new cookie.
     expect(first.backend!.state).toBe('healthy');
@@ -424,7 +447,7 @@ describe('failover()', () => {
       const { router, of } = setup({ stickiness });
       const route = await router.route(request({ ip: '198.51.100.78' }));
       expect(['new', 'hashed']).toContain(route.reason);
-      const { retry } = await router.failover(route, { error: REFUSED });
+      const { retry } = await steps(router).failover(route, { error: REFUSED });
       expect(retry!.reason).toBe(route.reason);
       expect(retry!.upstreamHeaders['x-sticky-rerouted']).toBeUndefined();
       expect(of('reroute')).toEqual([]);
@@ -434,7 +457,7 @@ describe('failover()', () => {
 
   it('answers 502 when no other backend is left to retry on', async () => {
     const { router } = setup({ stickiness: false, backends: [BACKENDS[0]!] });
-    const next = await router.failover(await routed(router), { error: REFUSED });
+    const next = await steps(router).failover(await routed(router), { error: REFUSED });
     expect(next.reply!.status).toBe(502);
   });
 
@@ -446,8 +469,8 @@ describe('failover()', () => {
     const a = router.pool.get('a')!;
     const failOn = async (error: unknown) => {
       const route = await router.route(request());
-      if (route.backend === a) await router.failover(route, { error, responseStarted: true });
-      else router.release(route);
+      if (route.backend === a) await steps(router).failover(route, { error, responseStarted: true });
+      else steps(router).release(route);
     };
     // The rotation goes a, b, c: six requests are two failures on a, one short of maxFailures.
     for (let i = 0; i < 6; i++) await failOn(REFUSED);
@@ -456,8 +479,8 @@ describe('failover()', () => {
     // A success resets the count.
     const ok = await router.route(request());
     expect(ok.backend).toBe(a);
-    router.succeeded(ok);
-    router.release(ok);
+    steps(router).succeeded(ok);
+    steps(router).release(ok);
     expect(a.consecutiveFailures).toBe(0);
     for (let i = 0; i < 9; i++) await failOn(i % 2 ? TIMED_OUT : REFUSED);
     expect(a.state).toBe('down');
@@ -465,7 +488,7 @@ describe('failover()', () => {
     for (let i = 0; i < 10; i++) {
       const route = await router.route(request());
       expect(route.backend!.id).not.toBe('a');
-      router.release(route);
+      steps(router).release(route);
     }
     clock.advance(9_999);
     expect(a.state).toBe('down');
@@ -480,14 +503,14 @@ describe('failover()', () => {
       backends: [BACKENDS[0]!],
       healthCheck: { maxFailures: 1 },
     });
-    await router.failover(await routed(router), { error: new Error('bad response') });
+    await steps(router).failover(await routed(router), { error: new Error('bad response') });
     expect(router.pool.get('a')!.state).toBe('healthy');
     const off = setup({
       stickiness: false,
       backends: [BACKENDS[0]!],
       healthCheck: { maxFailures: 0 },
     }).router;
-    for (let i = 0; i < 10; i++) await off.failover(await routed(off), { error: REFUSED });
+    for (let i = 0; i < 10; i++) await steps(off).failover(await routed(off), { error: REFUSED });
     expect(off.pool.get('a')!.state).toBe('healthy');
   });
 });
@@ -557,7 +580,7 @@ describe('stats, events and lifecycle', () => {
       sticky: 1,
       rampFactor: 1,
     });
-    router.release(held);
+    steps(router).release(held);
     expect(router.stats().backends.find((b) => b.id === client.backend.id)!.active).toBe(0);
   });
 
@@ -595,16 +618,16 @@ describe('stats, events and lifecycle', () => {
     for (const b of BACKENDS) router.pool.remove(b.id);
     const route = await router.route(request());
     expect(route.backend).toBeNull();
-    expect(router.responseCookies(route)).toEqual([]);
-    router.release(route);
-    router.succeeded(route);
-    expect((await router.failover(route, { error: REFUSED })).reply!.status).toBe(502);
+    expect(steps(router).responseCookies(route)).toEqual([]);
+    steps(router).release(route);
+    steps(router).succeeded(route);
+    expect((await steps(router).failover(route, { error: REFUSED })).reply!.status).toBe(502);
   });
 
   it('close() stops every timer it started', async () => {
     const { clock, router } = setup({ stickiness: false, healthCheck: { maxFailures: 1, cooldown: 60 } });
     router.pool.drain('b', { timeout: 600 });
-    await router.failover(await router.route(request()), { error: REFUSED });
+    await steps(router).failover(await router.route(request()), { error: REFUSED });
     expect(clock.pending).toBe(2);
     await router.close();
     await router.close();
@@ -612,7 +635,7 @@ describe('stats, events and lifecycle', () => {
   });
 
   it('slow start: a backend that just joined ramps from 10% to its full share of new clients', async () => {
-    const { clock, router } = setup({ stickiness: false, slowStart: '100s', random: () => 0.5 });
+    const { clock, router } = setup({ stickiness: false, slowStart: '100s' }, { random: () => 0.5 });
     clock.advance(200_000);
     router.pool.add({ url: 'http://10.0.0.4:8080', id: 'd' });
     expect(router.stats().backends.find((b) => b.id === 'd')!.rampFactor).toBe(0.1);
@@ -621,7 +644,7 @@ describe('stats, events and lifecycle', () => {
       for (let i = 0; i < 40; i++) {
         const route = await router.route(request());
         if (route.backend!.id === 'd') n++;
-        router.release(route);
+        steps(router).release(route);
       }
       return n;
     };
@@ -654,7 +677,7 @@ describe('a failing store', () => {
     router.on('store-error', (e) => errors.push(e));
     const first = await router.route(request({ ip: '198.51.100.7' }));
     expect(first.reason).toBe('hashed');
-    router.release(first);
+    steps(router).release(first);
     const again = await router.route(request({ ip: '198.51.100.7' }));
     expect(again).toMatchObject({ reason: 'hashed', backend: first.backend });
     expect(router.stats().requests.storeErrors).toBe(4);
@@ -667,14 +690,14 @@ describe('a failing store', () => {
     expect(router.stats().storeEntries).toBeUndefined();
   });
 
-  it('learn mode with a failing store still routes (as new)', async () => {
+  it('learn mode with a failing store still routes (hashed by the app cookie value)', async () => {
     const { router } = setup({
       stickiness: { type: 'app-cookie', appCookie: 'SID', mode: 'learn' },
       store: broken,
       logger: { warn() {} },
     });
     const route = await router.route(withCookie('SID=abc'));
-    expect(route.reason).toBe('new');
-    expect(router.responseCookies(route, 'SID=abc; Max-Age=60')).toEqual([]);
+    expect(route.reason).toBe('hashed');
+    expect(steps(router).responseCookies(route, 'SID=abc; Max-Age=60')).toEqual([]);
   });
 });

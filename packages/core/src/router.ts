@@ -1,14 +1,10 @@
-// The sticky router: the one object adapters drive. For each request it answers which backend and why,
-// which balancer cookies the response carries, and where to go when the upstream fails. It owns the pool,
-// the balancers, the stickiness policy, the stats and the events; I/O (proxying, health probes) is outside.
+// The sticky router: what a user holds (`middleware.router`, `fastify.sticky`). It owns the backend pool
+// and the stickiness in force, announces every change and decision as an event, and reports stats. The
+// per-request work (placement, failover, passive health, cookie tokens, counters) lives in routing/ and
+// friends; the exchange in `@stickyroute/core/adapter` drives it for the adapters.
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Balancer, BalancerContext } from './balancers/balancer';
-import { ConsistentHashBalancer, HashRing } from './balancers/consistent-hash';
-import { LeastConnections } from './balancers/least-connections';
-import { PowerOfTwoChoices, WeightedRandom } from './balancers/random';
-import { SmoothWeightedRoundRobin } from './balancers/smooth-weighted-round-robin';
 import {
   type NormalizedOptions,
   type NormalizedStickiness,
@@ -17,61 +13,43 @@ import {
   type StickinessOptions,
   type StickyOptions,
 } from './config/options';
+import { BackendTokens } from './cookie/backend-tokens';
 import { BalancerCookieCodec } from './cookie/balancer-cookie-codec';
 import { BalancerCookieWriter } from './cookie/balancer-cookie-writer';
+import { PER_REQUEST_EVENTS, type RerouteEvent, type RouterEvents } from './events';
 import { ActiveHealthChecker, type HealthProbe } from './health/active-health-checker';
-import { classifyUpstreamError, isIdempotent } from './health/upstream-failure';
-import type { Backend, BackendStats } from './pool/backend';
+import { PassiveHealth } from './health/passive-health';
+import type { BackendStats } from './pool/backend';
 import { BackendPool } from './pool/backend-pool';
+import { FailoverPolicy } from './routing/failover-policy';
+import { type DecisionEvents, Placement } from './routing/placement';
+import { Routing } from './routing/routing';
+import { newRequestCounts, type RequestCounts } from './stats/request-counts';
 import { AppCookieFollowPolicy } from './stickiness/app-cookie-follow';
 import { AppCookieLearnPolicy } from './stickiness/app-cookie-learn';
 import { KeyedPolicy } from './stickiness/keyed';
 import { LbCookiePolicy } from './stickiness/lb-cookie';
-import {
-  type Lookup,
-  NO_COOKIES,
-  NONE,
-  type PolicyContext,
-  type StickinessPolicy,
-} from './stickiness/policy';
+import type { PolicyContext, StickinessPolicy } from './stickiness/policy';
 import { MemoryStore } from './store/memory-store';
-import type {
-  Clock,
-  Reply,
-  Route,
-  RouteReason,
-  RouteRequest,
-  RouteState,
-  StickyStore,
-  UpstreamFailure,
-} from './types';
+import { type TestHooks, testHooksOf } from './testing-hooks';
+import type { Clock, Route, RouteRequest, StickyStore } from './types';
+
+export type { RerouteEvent };
 
 export interface RouterStats {
   algorithm: string;
   stickiness: NormalizedStickiness;
   backends: BackendStats[];
-  requests: {
-    total: number;
-    new: number;
-    sticky: number;
-    rerouted: number;
-    hashed: number;
-    learned: number;
-    retried: number;
-    failed: number;
-    noBackend: number;
-    forgedCookies: number;
-    expiredCookies: number;
-    storeErrors: number;
-  };
+  requests: RequestCounts;
   storeEntries?: number;
 }
 
-export interface RerouteEvent {
-  from: string | null;
-  to: string;
-  /** Why the client moved: its backend was removed, is down, or failed this request. */
-  why: 'gone' | 'down' | 'failed';
+/** What an adapter tells the router about itself when it makes one (not for users). */
+export interface RouterSetup {
+  /** The adapter's own option names, accepted beside the core's. */
+  extraOptionKeys?: readonly string[];
+  /** How active health checks reach a backend (the adapter's TLS settings, say). */
+  probe?: HealthProbe;
 }
 
 const SYSTEM_CLOCK: Clock = {
@@ -84,70 +62,52 @@ const SYSTEM_CLOCK: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-const STATUS_TEXT: Record<number, string> = {
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
 const STORE_WARNING_INTERVAL_MS = 10_000;
 
+/** Where the exchange finds a router's per-request half (not exported from the user's entry). */
+export const kRouting = Symbol('stickyroute.routing');
+
+// Typed events over EventEmitter: the interface adds overloads to the class's inherited methods.
+export interface StickyRouter {
+  on(event: 'newListener' | 'removeListener', listener: (name: string) => void): this;
+  on<K extends keyof RouterEvents>(event: K, listener: (payload: RouterEvents[K]) => void): this;
+  once<K extends keyof RouterEvents>(event: K, listener: (payload: RouterEvents[K]) => void): this;
+  off<K extends keyof RouterEvents>(event: K, listener: (payload: RouterEvents[K]) => void): this;
+  emit<K extends keyof RouterEvents>(event: K, payload: RouterEvents[K]): boolean;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above declares event signatures only
 export class StickyRouter extends EventEmitter {
   readonly pool: BackendPool;
   readonly options: NormalizedOptions;
   readonly store: StickyStore;
-  /** Upstream timeout in ms for the adapters' proxy engines. */
-  readonly timeoutMs: number;
+  /** @internal */
+  readonly [kRouting]: Routing;
+  private readonly placement: Placement;
+  private readonly counters = newRequestCounts();
   private readonly clock: Clock;
-  private readonly random: () => number;
-  private readonly codec: BalancerCookieCodec;
-  private readonly ring: HashRing;
-  private readonly balancer: Balancer;
-  private readonly tokens: Map<string, Backend>[];
-  private readonly tokenOf = new Map<Backend, string>();
-  private readonly tokenCache = new Map<string, string[]>();
   private readonly policyContext: PolicyContext;
-  private readonly health: ActiveHealthChecker | null;
-  private readonly cooldowns = new Map<string, unknown>();
+  private readonly passiveHealth: PassiveHealth;
+  private readonly activeHealth: ActiveHealthChecker | null;
   private readonly logger: { warn(message: string): void };
-  private policy: StickinessPolicy | null;
   private stickiness: NormalizedStickiness;
   private lastStoreWarning = Number.NEGATIVE_INFINITY;
   private closed = false;
-  private starting = false;
-  private readonly counters = {
-    total: 0,
-    new: 0,
-    sticky: 0,
-    rerouted: 0,
-    hashed: 0,
-    learned: 0,
-    retried: 0,
-    failed: 0,
-    noBackend: 0,
-    forgedCookies: 0,
-    expiredCookies: 0,
-    storeErrors: 0,
-  };
 
-  constructor(
-    input: StickyOptions,
-    internals: { extraOptionKeys?: readonly string[]; probe?: HealthProbe } = {},
-  ) {
+  constructor(input: StickyOptions, setup: RouterSetup = {}) {
     super();
-    const options = normalizeOptions(input, internals.extraOptionKeys);
+    const options = normalizeOptions(input, setup.extraOptionKeys);
+    const hooks: TestHooks = testHooksOf(input);
     this.options = options;
-    this.timeoutMs = options.timeoutMs;
-    this.clock = input.clock ?? SYSTEM_CLOCK;
-    this.random = input.random ?? Math.random;
+    this.clock = hooks.clock ?? SYSTEM_CLOCK;
     this.logger = input.logger ?? { warn: (message) => process.emitWarning(message, 'StickyrouteWarning') };
     let secrets = options.secrets;
     if (secrets === null) {
       secrets = [randomBytes(32).toString('base64url')];
-      if (options.stickiness.type === 'lb-cookie' || options.stickiness.type === 'app-cookie') {
+      if (options.stickiness.type === 'lb-cookie' || options.stickiness.type === 'app-cookie')
         this.logger.warn(
           'stickyroute: no `secret` given, so a random one was made. Cookies will not survive a restart, and several gateway instances need one shared `secret`.',
         );
-      }
     }
     if (options.backends.length === 0) {
       // Not an error: an empty pool is valid (an ALB target group may be empty), for gateways that add their
@@ -156,255 +116,88 @@ export class StickyRouter extends EventEmitter {
         'stickyroute: `backends` is empty, so every request is answered 503 until a backend is added with router.pool.add().',
       );
     }
-    this.codec = new BalancerCookieCodec(secrets);
-    this.tokens = secrets.map(() => new Map());
+    const codec = new BalancerCookieCodec(secrets);
+    const tokens = new BackendTokens(codec);
     const memoryStore =
       input.store === undefined
         ? new MemoryStore({ maxEntries: options.storeSize, clock: this.clock })
         : null;
     this.store = input.store ?? memoryStore!;
 
+    const events = this.decisionEvents();
+    let starting = true;
     this.pool = new BackendPool({
-      emit: (event, payload) => this.emit(event, payload),
-      changed: (membership) => this.poolChanged(membership),
+      emit: (event, payload) => this.emit(event, payload as RouterEvents[typeof event]),
+      changed: (membership) => {
+        // The start-up backends join as one change: ring and tokens are built once, not once per backend
+        // (which is quadratic: 10,000 backends took minutes).
+        if (starting) return;
+        const members = this.pool.members;
+        if (membership) tokens.rebuild(members);
+        this.placement.update(members, membership);
+        this.activeHealth?.sync();
+      },
       clock: this.clock,
       stuckClients: memoryStore ? (id) => memoryStore.countOf(id) : undefined,
-      ramp: (b) => this.ramp(b),
+      ramp: (b) => this.placement.ramp(b),
     });
-    this.ring = new HashRing(this.pool.load);
-    const ctx: BalancerContext = { random: this.random, ramp: (b) => this.ramp(b) };
-    this.balancer = createBalancer(options.algorithm, ctx, this.ring);
-    this.policyContext = this.makePolicyContext(options);
-    // The start-up backends join as one change: ring and tokens are built once, not once per backend
-    // (which is quadratic: 10,000 backends took minutes).
-    this.starting = true;
+    this.placement = new Placement(
+      this.pool,
+      this.counters,
+      options,
+      this.clock,
+      hooks.random ?? Math.random,
+      events,
+    );
     for (const spec of options.backends)
       this.pool.add({ url: spec.url.href, id: spec.id, weight: spec.weight });
-    this.starting = false;
-    this.poolChanged(true);
+    starting = false;
+    tokens.rebuild(this.pool.members);
+    this.placement.update(this.pool.members, true);
+
+    this.policyContext = this.makePolicyContext(codec, tokens);
     this.stickiness = options.stickiness;
-    this.policy = this.makePolicy(options.stickiness);
-    this.health = options.healthCheck.active
-      ? new ActiveHealthChecker(this.pool, options.healthCheck, this.clock, internals.probe)
+    this.placement.policy = this.makePolicy(options.stickiness);
+    this.passiveHealth = new PassiveHealth(this.pool, options.healthCheck, this.clock);
+    const failover = new FailoverPolicy(
+      this.placement,
+      this.passiveHealth,
+      this.counters,
+      events,
+      options.strict,
+      (status) => this[kRouting].reply(status),
+    );
+    this[kRouting] = new Routing(
+      this.placement,
+      failover,
+      this.passiveHealth,
+      events,
+      codec,
+      options.cookie.name,
+      options.timeoutMs,
+      this.clock,
+      options.retryAfter,
+    );
+    this.activeHealth = options.healthCheck.active
+      ? new ActiveHealthChecker(this.pool, options.healthCheck, this.clock, hooks.probe ?? setup.probe)
       : null;
-    this.health?.start();
+    this.activeHealth?.start();
   }
 
-  /** Which backend serves this request, and why. Never rejects: store trouble falls back to hashing. */
+  /**
+   * Which backend serves this request, and why. Never rejects: store trouble falls back to hashing. The route
+   * holds a connection slot on its backend until it is released, which the exchange does for the adapters
+   * (`@stickyroute/core/adapter`): this method is for asking the router directly, in tests and tools.
+   */
   async route(req: RouteRequest): Promise<Route> {
-    return this.routeNow(req);
-  }
-
-  /**
-   * `route()` for adapters on a hot path: the Route itself when the answer needs no store (the cookie modes,
-   * stickiness off), a promise of it otherwise (source-ip, header, query, learn); it never throws and the
-   * promise never rejects. Awaiting `route()` costs a promise and a microtask turn per request that this saves.
-   */
-  routeNow(req: RouteRequest): Route | Promise<Route> {
-    const state: RouteState = {
-      secure: req.secure,
-      method: req.method,
-      ip: req.ip,
-      hadCookie: false,
-      released: false,
-    };
-    const policy = this.policy;
-    if (policy === null) return this.place(req, state, null, NONE);
-    let lookup: Lookup | Promise<Lookup>;
-    try {
-      lookup = policy.lookup(req, state);
-    } catch {
-      lookup = NONE;
-    }
-    if (lookup instanceof Promise)
-      return lookup.then(
-        (found) => this.place(req, state, policy, found),
-        () => this.place(req, state, policy, NONE),
-      );
-    return this.place(req, state, policy, lookup);
-  }
-
-  /** The backend for a looked-up request: the one it is stuck to, else a new placement. */
-  private place(
-    req: RouteRequest,
-    state: RouteState,
-    policy: StickinessPolicy | null,
-    lookup: Lookup,
-  ): Route | Promise<Route> {
-    if (lookup.kind === 'stuck' && lookup.backend.servesStuck)
-      return this.admitted(
-        req,
-        state,
-        lookup.backend,
-        policy instanceof AppCookieLearnPolicy ? 'learned' : 'sticky',
-      );
-    // Stuck to a backend that is gone, down, or (learn/keyed) no longer known.
-    const rerouted = lookup.kind !== 'none';
-    if (rerouted && this.options.strict) return this.admitted(req, state, null, 'rerouted');
-    const hashKey = policy?.placement === 'hash' ? state.key : undefined;
-    let backend: Backend | null;
-    let reason: RouteReason;
-    if (hashKey !== undefined) {
-      backend = this.ring.lookup(hashKey);
-      reason = rerouted ? 'rerouted' : 'hashed';
-    } else {
-      backend = this.balancer.pick(req.ip);
-      reason = rerouted ? 'rerouted' : 'new';
-    }
-    const from = lookup.kind === 'stuck' ? lookup.backend : null;
-    if (backend === null || !policy?.placed)
-      return this.admitted(req, state, backend, reason, rerouted, from);
-    const chosen = backend;
-    return policy
-      .placed(state, chosen)
-      .then((winner) => this.admitted(req, state, winner ?? chosen, reason, rerouted, from));
-  }
-
-  /** Counts the decision, takes a connection slot on the backend and answers the Route. */
-  private admitted(
-    req: RouteRequest,
-    state: RouteState,
-    backend: Backend | null,
-    reason: RouteReason,
-    rerouted = false,
-    from: Backend | null = null,
-  ): Route {
-    if (rerouted && backend !== null) {
-      try {
-        this.emit('reroute', {
-          from: from?.id ?? null,
-          to: backend.id,
-          why: from ? 'down' : 'gone',
-        } satisfies RerouteEvent);
-      } catch (error) {
-        // A listener's bug must not stop the request (nor, routed synchronously, throw into the adapter).
-        this.logger.warn(`stickyroute: a 'reroute' listener threw: ${String(error)}`);
-      }
-    }
-    this.counters.total++;
-    if (backend === null) {
-      this.counters.noBackend++;
-    } else {
-      this.counters[reason]++;
-      this.admit(backend, reason);
-    }
-    return {
-      backend,
-      reason,
-      attempts: 0,
-      state,
-      upstreamHeaders: forwardedHeaders(req, reason === 'rerouted'),
-    };
-  }
-
-  /** Balancer Set-Cookie strings to append to the upstream's response (the app's own cookies stay as they are). */
-  responseCookies(route: Route, upstreamSetCookie?: string | readonly string[]): readonly string[] {
-    const policy = this.policy;
-    if (policy === null || route.backend === null) return NO_COOKIES;
-    try {
-      return policy.responseCookies(route, upstreamSetCookie);
-    } catch {
-      return NO_COOKIES;
-    }
-  }
-
-  /** The request is over (response finished, or client gone). Idempotent. */
-  release(route: Route): void {
-    if (route.state.released || route.backend === null) return;
-    route.state.released = true;
-    route.backend.active--;
-    this.pool.load.active--;
-  }
-
-  /**
-   * The upstream failed. Records it (passive health checks) and answers either another backend to retry on
-   * (connection refused or reset before any response byte, idempotent method, body not yet sent, first retry)
-   * or the reply to send: 504 for a timeout, 502 otherwise (503 for a stuck client in strict mode).
-   */
-  async failover(
-    route: Route,
-    failure: UpstreamFailure,
-  ): Promise<{ retry: Route; reply?: undefined } | { reply: Reply; retry?: undefined }> {
-    const kind = classifyUpstreamError(failure.error);
-    const backend = route.backend;
-    this.release(route);
-    // A keep-alive connection the upstream closed while idle (a race with its keep-alive timeout): the app
-    // never saw the request and the backend is fine. Retry once on the same backend, moving no one.
-    if (
-      backend?.servesStuck &&
-      failure.reusedConnection === true &&
-      kind === 'connect' &&
-      !failure.bodySent &&
-      !failure.responseStarted &&
-      route.state.staleRetried !== true
-    ) {
-      const state: RouteState = { ...route.state, staleRetried: true, released: false };
-      this.counters.retried++;
-      // The same request again: in flight once more, but not counted as another one.
-      backend.active++;
-      this.pool.load.active++;
-      return { retry: { ...route, state } };
-    }
-    this.counters.failed++;
-    if (backend !== null) {
-      backend.counts.failed++;
-      if (kind !== 'other') this.passiveFailure(backend);
-    }
-    const reply = this.reply(kind === 'timeout' ? 504 : 502);
-    const retryable =
-      kind === 'connect' &&
-      !failure.bodySent &&
-      !failure.responseStarted &&
-      route.attempts < 1 &&
-      isIdempotent(route.state.method);
-    if (!retryable || backend === null) return { reply };
-    // Strict mode never moves a stuck client, also when its backend refuses the connection.
-    if (this.options.strict && (route.reason === 'sticky' || route.reason === 'learned'))
-      return { reply: this.reply(503) };
-    const failed = new Set(route.state.failed ?? []);
-    failed.add(backend.id);
-    const state: RouteState = { ...route.state, failed, released: false };
-    const next =
-      state.key !== undefined && this.policy?.placement === 'hash'
-        ? this.ring.lookup(state.key, failed)
-        : this.balancer.pick(state.ip, failed);
-    if (next === null) return { reply };
-    if (this.policy?.placed) await this.policy.placed(state, next);
-    // A client placed by this very request (new, or hashed for the first time) had no session to lose.
-    const wasStuck = route.reason !== 'new' && route.reason !== 'hashed';
-    const reason: RouteReason = wasStuck ? 'rerouted' : route.reason;
-    this.counters.retried++;
-    this.counters[reason]++;
-    this.admit(next, reason);
-    this.emit('retry', { from: backend.id, to: next.id, method: state.method });
-    if (wasStuck)
-      this.emit('reroute', { from: backend.id, to: next.id, why: 'failed' } satisfies RerouteEvent);
-    const upstreamHeaders = wasStuck
-      ? { ...route.upstreamHeaders, 'x-sticky-rerouted': '1' }
-      : route.upstreamHeaders;
-    return { retry: { backend: next, reason, attempts: route.attempts + 1, state, upstreamHeaders } };
-  }
-
-  /** The upstream answered: resets its passive failure count. */
-  succeeded(route: Route): void {
-    if (route.backend !== null) route.backend.consecutiveFailures = 0;
-  }
-
-  /** A ready-made error answer (502, 503 with Retry-After, 504). Bodies never carry details. */
-  reply(status: 502 | 503 | 504): Reply {
-    const headers: Record<string, string> = {
-      'content-type': 'text/plain; charset=utf-8',
-      'cache-control': 'no-store',
-    };
-    if (status === 503) headers['retry-after'] = String(this.options.retryAfter);
-    return { status, headers, body: `${STATUS_TEXT[status]}\n` };
+    return this.placement.routeNow(req);
   }
 
   /** Switches stickiness at run time (validated like start-up); applies to the next request. */
   setStickiness(stickiness: StickinessOptions): void {
     const normalized = normalizeStickiness(stickiness);
     this.stickiness = normalized;
-    this.policy = this.makePolicy(normalized);
+    this.placement.policy = this.makePolicy(normalized);
     this.emit('stickiness', normalized);
   }
 
@@ -427,80 +220,37 @@ export class StickyRouter extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.health?.stop();
+    this.activeHealth?.stop();
     this.pool.close();
-    for (const timer of this.cooldowns.values()) this.clock.clearTimeout(timer);
-    this.cooldowns.clear();
+    this.passiveHealth.close();
   }
 
-  /** Slow start: a backend's share ramps linearly from 10% to 100% over `slowStart` after it joins or recovers. */
-  private ramp(backend: Backend): number {
-    const period = this.options.slowStartMs;
-    if (period === 0) return 1;
-    const age = this.clock.now() - backend.upSince;
-    return age >= period ? 1 : Math.max(0.1, age / period);
+  /** The decisions' events: listener bugs are reported, never thrown into a request. */
+  private decisionEvents(): DecisionEvents {
+    const router = this;
+    const events = {
+      observed: false,
+      emit<K extends keyof RouterEvents>(event: K, payload: RouterEvents[K]): void {
+        try {
+          router.emit(event, payload);
+        } catch (error) {
+          router.logger.warn(`stickyroute: a '${event}' listener threw: ${String(error)}`);
+        }
+      },
+    };
+    const recount = () => {
+      let observed = false;
+      for (const name of PER_REQUEST_EVENTS) if (this.listenerCount(name) > 0) observed = true;
+      events.observed = observed;
+    };
+    this.on('newListener', (name: string) => {
+      if (PER_REQUEST_EVENTS.has(name)) events.observed = true;
+    });
+    this.on('removeListener', recount);
+    return events;
   }
 
-  private admit(backend: Backend, reason: RouteReason): void {
-    backend.active++;
-    backend.total++;
-    this.pool.load.active++;
-    // Per backend, a hashed client is a new placement and a learned one a sticky hit.
-    backend.counts[reason === 'hashed' ? 'new' : reason === 'learned' ? 'sticky' : reason]++;
-  }
-
-  private passiveFailure(backend: Backend): void {
-    const max = this.options.healthCheck.maxFailures;
-    backend.consecutiveFailures++;
-    if (max === 0 || backend.consecutiveFailures < max) return;
-    if (!this.pool.markDown(backend.id, 'passive') || this.health !== null) return;
-    // Without active checks, a passively failed backend is tried again after the cool-down.
-    const id = backend.id;
-    // A manual markUp may have left an earlier cool-down pending: it must not bring this failure back early.
-    const pending = this.cooldowns.get(id);
-    if (pending !== undefined) this.clock.clearTimeout(pending);
-    this.cooldowns.set(
-      id,
-      this.clock.setTimeout(() => {
-        this.cooldowns.delete(id);
-        this.pool.markUp(id, 'cooldown');
-      }, this.options.healthCheck.cooldownMs),
-    );
-  }
-
-  private poolChanged(membership: boolean): void {
-    if (this.starting) return;
-    const members = this.pool.members;
-    if (membership) {
-      this.ring.rebuild(members);
-      for (const map of this.tokens) map.clear();
-      this.tokenOf.clear();
-      for (const b of members) {
-        const tokens = this.tokensOf(b.id);
-        for (let keyIndex = 0; keyIndex < tokens.length; keyIndex++)
-          this.tokens[keyIndex]!.set(tokens[keyIndex]!, b);
-        this.tokenOf.set(b, tokens[0]!);
-      }
-      // Forget the tokens of backends that left, so churn with fresh ids (autoscaling) cannot grow it.
-      if (this.tokenCache.size > members.length)
-        for (const id of this.tokenCache.keys())
-          if (this.pool.get(id) === undefined) this.tokenCache.delete(id);
-    }
-    this.balancer.update(members);
-    this.health?.sync();
-  }
-
-  /** A backend id's token under every key, computed once per id (an HMAC each). */
-  private tokensOf(id: string): string[] {
-    let tokens = this.tokenCache.get(id);
-    if (tokens === undefined) {
-      tokens = this.tokens.map((_, keyIndex) => this.codec.backendToken(id, keyIndex));
-      this.tokenCache.set(id, tokens);
-    }
-    return tokens;
-  }
-
-  private makePolicyContext(options: NormalizedOptions): PolicyContext {
+  private makePolicyContext(codec: BalancerCookieCodec, tokens: BackendTokens): PolicyContext {
     const guard = async <T>(op: () => Promise<T>): Promise<T | undefined> => {
       try {
         return await op();
@@ -511,12 +261,12 @@ export class StickyRouter extends EventEmitter {
     };
     return {
       clock: this.clock,
-      codec: this.codec,
-      writer: new BalancerCookieWriter(options.cookie),
-      cookieName: options.cookie.name,
-      persistentCookie: options.cookie.persistent,
-      backendForToken: (token, keyIndex) => this.tokens[keyIndex]?.get(token),
-      tokenFor: (backend) => this.tokenOf.get(backend) ?? this.codec.backendToken(backend.id, 0),
+      codec,
+      writer: new BalancerCookieWriter(this.options.cookie),
+      cookieName: this.options.cookie.name,
+      persistentCookie: this.options.cookie.persistent,
+      backendForToken: (token, keyIndex) => tokens.backendFor(token, keyIndex),
+      tokenFor: (backend) => tokens.tokenFor(backend),
       backendById: (id) => this.pool.get(id),
       store: {
         get: (key, ttl) => guard(() => this.store.get(key, ttl)),
@@ -562,46 +312,12 @@ export class StickyRouter extends EventEmitter {
   }
 }
 
-function createBalancer(
-  name: NormalizedOptions['algorithm'],
-  ctx: BalancerContext,
-  ring: HashRing,
-): Balancer {
-  switch (name) {
-    case 'least-connections':
-      return new LeastConnections(ctx);
-    case 'random':
-      return new WeightedRandom(ctx);
-    case 'power-of-two':
-      return new PowerOfTwoChoices(ctx);
-    case 'source-ip-hash':
-      return new ConsistentHashBalancer(ring);
-    default:
-      return new SmoothWeightedRoundRobin(ctx);
-  }
-}
-
-/**
- * X-Forwarded-* for the upstream. The client IP is the framework's: when it trusted X-Forwarded-For
- * (ip differs from the TCP peer) the chain is kept and the peer appended; otherwise a client's own
- * X-Forwarded-For is dropped, so a spoofed header never reaches the app as truth.
- */
-function forwardedHeaders(req: RouteRequest, rerouted: boolean): Record<string, string> {
-  const incoming = req.headers['x-forwarded-for'];
-  const trusted = req.remoteAddress !== undefined && req.remoteAddress !== req.ip && incoming !== undefined;
-  const headers: Record<string, string> = {
-    'x-forwarded-for': trusted
-      ? `${Array.isArray(incoming) ? incoming.join(', ') : incoming}, ${req.remoteAddress}`
-      : req.ip,
-    'x-forwarded-proto': req.secure ? 'https' : 'http',
-  };
-  const host = req.headers.host;
-  if (typeof host === 'string') headers['x-forwarded-host'] = host;
-  if (rerouted) headers['x-sticky-rerouted'] = '1';
-  return headers;
-}
-
-/** Creates the router every adapter drives. Throws StickyConfigError for a bad option. */
+/** Creates a router. Throws StickyConfigError for a bad option. */
 export function createStickyRouter(options: StickyOptions): StickyRouter {
   return new StickyRouter(options);
+}
+
+/** The per-request half of a router (for the exchange and the core's tests). */
+export function routingOf(router: StickyRouter): Routing {
+  return router[kRouting];
 }

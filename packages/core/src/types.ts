@@ -1,6 +1,5 @@
-// The plain data that crosses the boundary between the core and an adapter.
-// Adapters translate their framework's request into a RouteRequest and act on the Route they get back;
-// every decision is made in the core.
+// The plain data of a routing decision: what the router reads of a request (RouteRequest) and what it
+// answers (Route), and the interfaces users may implement (StickyStore) or inject (Clock).
 
 import type { Backend } from './pool/backend';
 
@@ -38,9 +37,9 @@ export interface RouteRequest {
  */
 export type RouteReason = 'new' | 'sticky' | 'rerouted' | 'hashed' | 'learned';
 
-/** The core's answer for one request. Adapters read it; only the router changes it. */
+/** The core's answer for one request. Exchanges read it; only the router changes it. */
 export interface Route {
-  /** Where to send the request; `null` means answer `router.reply(503)` (no backend, or strict mode). */
+  /** Where to send the request; `null` means 503 (no backend, or strict mode). */
   backend: Backend | null;
   reason: RouteReason;
   /** Headers to set on the upstream request: X-Forwarded-*, and `x-sticky-rerouted` after a reroute. */
@@ -71,22 +70,11 @@ export interface RouteState {
   released: boolean;
 }
 
-/** What went wrong talking to the upstream, as the adapter saw it. */
-export interface UpstreamFailure {
-  /** The error the proxy engine raised (its `code` is read: ECONNREFUSED, ECONNRESET, ETIMEDOUT, UND_ERR_*). */
-  error: unknown;
-  /** The request body was streamed (or partly streamed) to the upstream, so it cannot be replayed. */
-  bodySent?: boolean;
-  /** Some of the upstream's response had already reached the gateway. */
-  responseStarted?: boolean;
-  /**
-   * The request went out on a reused keep-alive connection (Node's `req.reusedSocket`): a reset before any
-   * response byte is then most likely the upstream closing an idle connection, and is retried on the same backend.
-   */
-  reusedConnection?: boolean;
-}
-
-export type FailureKind = 'connect' | 'timeout' | 'other';
+/**
+ * How an attempt failed: `refused` (the connection never opened: nothing reached the backend), `reset`
+ * (broken before any response byte), `timeout`, or anything else.
+ */
+export type FailureKind = 'refused' | 'reset' | 'timeout' | 'other';
 
 /** A ready-made error answer: adapters write it as it is. */
 export interface Reply {

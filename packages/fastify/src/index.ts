@@ -1,35 +1,26 @@
 // @stickyroute/fastify: sticky sessions as a Fastify plugin. `await app.register(sticky, options)` proxies
-// every route under `prefix` (by default everything the app does not answer itself) to the backend the core
-// chooses, with @fastify/http-proxy over @fastify/reply-from (undici), WebSocket upgrades included, and
-// decorates the instance with the core router as `fastify.sticky`. Every decision is the core's; this file
-// only translates.
+// every route under `prefix` (by default everything the app does not answer itself) with
+// @fastify/reply-from, WebSocket upgrades included, and decorates the instance with the core router as
+// `fastify.sticky`. It only translates: Fastify's notion of the client (`trustProxy`) goes to the core's
+// exchange, which decides everything else.
 
-import type { ClientRequest, IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import httpProxy from '@fastify/http-proxy';
-import type { FastifyReplyFromHooks } from '@fastify/reply-from';
+import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
+import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
-  appendCookies,
-  type ClientHeaders,
   closedAfterEarlierResponses,
-  copyDownstreamHeaders,
   copyUpstreamHeaders,
+  type Exchange,
+  type ExchangeEngine,
+  Gateway,
   type Reply,
-  type Route,
-  StickyConfigError,
-  type StickyOptions,
-  StickyRouter,
-} from '@stickyroute/core';
-import type {
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  RawServerBase,
-  RouteGenericInterface,
-} from 'fastify';
+  type RequestFacts,
+} from '@stickyroute/core/adapter';
+import { UpstreamPools } from '@stickyroute/undici-pools';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerBase } from 'fastify';
 import fp from 'fastify-plugin';
-import { BodyRelay } from './body-relay';
 
 export interface FastifyStickyOptions extends StickyOptions {
   /**
@@ -48,214 +39,165 @@ declare module 'fastify' {
   }
 }
 
-// reply-from hands over requests and replies typed for any server (http, https, http2).
-type AnyRequest = FastifyRequest<RouteGenericInterface, RawServerBase>;
-type AnyReply = FastifyReply<RouteGenericInterface, RawServerBase>;
+type AnyReply = FastifyReply<never, RawServerBase>;
+type AnyRequest = FastifyRequest<never, RawServerBase>;
+type HttpExchange = Exchange<AnyReply>;
 
-/** One proxied exchange: the route in use (it changes on failover), the client's body, whether the client left. */
-interface Exchange {
-  route: Route | null;
-  over: boolean;
-  body?: Readable;
-  relay?: BodyRelay;
-  /** What reply-from was last called with, for a failover to call it again. */
-  dest?: string;
-  hooks?: FastifyReplyFromHooks;
-}
-
-// The exchange hangs on Fastify's request under a symbol (no WeakMap lookup), declared with decorateRequest
-// so that every request is born with the slot (added later, it would give requests a second V8 map that
-// Fastify's own code then meets). Not on node's raw response: a property added to node's http objects gives
-// them another map, and node's own code that reads them turns megamorphic; its 'close' listener is a closure.
+/** The exchange rides on Fastify's request in a slot every request is born with (decorateRequest). */
 const kExchange = Symbol('stickyroute.exchange');
-type Tracked = { [kExchange]?: Exchange | null };
-const exchangeOf = (request: AnyRequest | FastifyRequest): Exchange | undefined =>
-  (request as Tracked)[kExchange] ?? undefined;
+/** An upgrade routed through Fastify (so its hooks and `trustProxy` apply) carries its socket here. */
+const kUpgrade = Symbol('stickyroute.upgrade');
+/** One 'upgrade' listener per server, however many plugins share it. */
+const kListening = Symbol('stickyroute.upgradeListener');
+type Tracked = { [kExchange]?: HttpExchange | null };
+type UpgradeRequest = { [kUpgrade]?: { socket: Duplex; head: Buffer } };
+const exchangeOf = (request: object) => (request as Tracked)[kExchange]!;
+
+const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'];
+/** undici frames bodies itself: `transfer-encoding` goes too. */
+const DROP_FRAMING = { dropFraming: true } as const;
 
 async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOptions): Promise<void> {
   const { prefix } = options;
   if (prefix !== undefined && (typeof prefix !== 'string' || !prefix.startsWith('/')))
     throw new StickyConfigError('prefix', `must be a path starting with "/" (got ${JSON.stringify(prefix)})`);
-  const router = new StickyRouter(options, { extraOptionKeys: ['prefix', 'tls'] });
-  fastify.decorate('sticky', router);
-  fastify.addHook('onClose', () => router.close());
-  const routeOf = (request: AnyRequest): Route | null => exchangeOf(request)?.route ?? null;
-  // reply-from and the WebSocket proxy ask for the upstream synchronously: the route was chosen on onRequest.
-  const upstreamOf = (request: AnyRequest): string => routeOf(request)?.backend?.origin ?? '';
-  // Only the core says which X-Forwarded-* are true and whether the request was rerouted. Like a cloud
-  // balancer, the app sees the Host the client asked for; an https backend gets its own, which TLS verifies.
-  const upstreamHeadersOf = (request: AnyRequest): Record<string, string> => {
-    const route = routeOf(request);
-    const host = route?.backend?.url.protocol === 'http:' ? request.headers.host : undefined;
-    return { ...(host === undefined ? {} : { host }), ...route?.upstreamHeaders };
-  };
-  // 'close' fires once, whether the response finished, the client went away or a WebSocket ended.
-  function clientClosed(exchange: Exchange): void {
-    exchange.over = true;
-    if (exchange.route !== null) router.release(exchange.route);
-  }
-  const upstreamFailed = (failed: AnyReply, { error }: { error: Error }): void =>
-    void failover(failed, error);
   // reply-from verifies nothing by default (`rejectUnauthorized: false`); a balancer must.
-  const tls: ConnectionOptions = {
-    ...options.tls,
-    rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+  const tls = { ...options.tls, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls'], tls });
+  const pools = new UpstreamPools(gateway.router, { tls });
+  fastify.decorate('sticky', gateway.router);
+  // Before the server waits for requests in flight: they end now (the upstream connections go), so closing
+  // never waits on a slow backend or an open WebSocket.
+  fastify.addHook('preClose', async () => {
+    await gateway.close();
+    await pools.close();
+  });
+
+  // reply-from sends through this: the exchange's backend and its exact path (reply-from's own URL would be
+  // normalized: dot segments, backslashes), on the backend's keep-alive Pool. Its Set of options comes with
+  // reply-from's `timeout` as undici's headersTimeout, for body-less requests the exchange cannot abort.
+  const upstream = {
+    request(
+      request: { method: string; headers: Record<string | symbol, unknown>; body?: unknown },
+      done: never,
+    ) {
+      const exchange = request.headers[kExchange] as HttpExchange;
+      pools.request(
+        exchange.route!.backend!,
+        {
+          path: exchange.url,
+          method: request.method as 'GET',
+          headers: request.headers as Record<string, string>,
+          body: request.body as never,
+          headersTimeout: gateway.router.options.timeoutMs,
+          bodyTimeout: 0,
+        },
+        done,
+      );
+    },
+    close: () => pools.close(),
+    destroy: () => pools.close(),
   };
 
-  // A callback-style hook: an async one costs a promise per request, and Fastify another to await it. In the
-  // cookie modes the core answers synchronously and done() is called before the hook returns.
-  function choose(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
-    const exchange: Exchange = { route: null, over: false };
-    (request as Tracked)[kExchange] = exchange;
-    reply.raw.on('close', () => clientClosed(exchange));
-    const route = router.routeNow({
+  const hooks: FastifyReplyFromHooks = {
+    getUpstream: (request) => exchangeOf(request).route!.backend!.origin,
+    onError: (reply, { error }) => exchangeOf(reply.request).failed(error, reusedOf(error)),
+    timeout: gateway.router.options.timeoutMs,
+    // No retries of reply-from's own: they reuse the same backend, and it re-sends a GET up to ten times
+    // when the app itself answers 503. Moving a request elsewhere is the exchange's call.
+    retryDelay: () => null,
+    rewriteRequestHeaders: (request, headers) => {
+      const exchange = exchangeOf(request);
+      const out = copyUpstreamHeaders(headers, exchange.forwardHeaders, DROP_FRAMING) as Record<
+        string | symbol,
+        unknown
+      >;
+      // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
+      if (exchange.route!.backend!.url.protocol === 'http:' && request.headers.host !== undefined)
+        out.host = request.headers.host;
+      out[kExchange] = exchange;
+      return out as never;
+    },
+    // reply-from copies them with reply.header, which takes a lone Set-Cookie string too.
+    rewriteHeaders: (headers, request) =>
+      request === undefined ? headers : (exchangeOf(request).responseHeaders(headers, true) as never),
+  };
+  const engine: ExchangeEngine<AnyReply> = {
+    send(exchange) {
+      const reply = exchange.client;
+      (reply.request as { body?: unknown }).body = exchange.attemptBody() ?? undefined;
+      reply.from('/', hooks);
+    },
+    reply: (exchange, reply) => answer(exchange.client, reply),
+    abort(exchange, reason) {
+      const body = (exchange.client.request as { body?: unknown }).body as Duplex | undefined;
+      if (typeof body?.destroy === 'function') body.destroy(reason);
+    },
+  };
+
+  function handler(request: AnyRequest, reply: AnyReply): void {
+    const raw = request.raw as typeof request.raw & UpgradeRequest;
+    const facts: RequestFacts = {
       method: request.method,
-      url: request.url,
+      url: raw.url ?? '/',
       headers: request.headers,
       ip: request.ip,
       remoteAddress: request.socket.remoteAddress,
       secure: request.protocol === 'https',
-    });
-    if (!(route instanceof Promise)) chosen(exchange, route, reply, done);
-    else
-      route
-        .then((route) => chosen(exchange, route, reply, done))
-        .catch((error: unknown) => {
-          // Thrown by a later hook or the handler, run from done(): logged, and answered if nothing was.
-          request.log.error(error);
-          answer(reply, router.reply(502));
-        });
-  }
-  function chosen(exchange: Exchange, route: Route, reply: FastifyReply, done: () => void): void {
-    exchange.route = route;
-    if (exchange.over) router.release(route);
-    // Answered here, the request goes no further: Fastify's callback hooks stop when done() is not called.
-    else if (route.backend === null) answer(reply, router.reply(503));
-    else done();
-  }
-
-  // `hooks` is @fastify/http-proxy's own copy of replyOptions for this request, its upstream already chosen
-  // by upstreamOf: passed on untouched (adding a property to that spread copy is slow in V8).
-  function forward(reply: AnyReply, dest: string, hooks: FastifyReplyFromHooks): AnyReply {
-    const exchange = exchangeOf(reply.request);
-    if (exchange) {
-      exchange.dest = dest;
-      exchange.hooks = hooks;
-      if (exchange.body) reply.request.body = exchange.relay = new BodyRelay(exchange.body);
+    };
+    const upgrade = raw[kUpgrade];
+    if (upgrade !== undefined) {
+      reply.hijack();
+      gateway.upgrade(raw as never, upgrade.socket, upgrade.head, facts);
+      return;
     }
-    return reply.from(dest, hooks);
+    facts.body = request.body as RequestFacts['body'];
+    const exchange = gateway.exchange(engine, facts, reply);
+    (request as Tracked)[kExchange] = exchange;
+    reply.raw.on('close', () => exchange.closed(reply.raw.writableFinished));
+    exchange.start();
   }
-
-  // reply-from retries on the same URL only and turns a refused connection into a 500; moving the request to
-  // another backend (or answering 502/504) is the core's call.
-  async function failover(reply: AnyReply, error: Error) {
-    const exchange = exchangeOf(reply.request);
-    if (exchange?.route == null) return answer(reply, router.reply(502));
-    try {
-      const next = await router.failover(exchange.route, {
-        error,
-        bodySent: exchange.relay?.started,
-        responseStarted: reply.sent,
-        reusedConnection: closedAfterEarlierResponses(error),
-      });
-      if (next.retry === undefined) return void answer(reply, next.reply);
-      exchange.route = next.retry;
-      if (exchange.over) router.release(next.retry);
-      // http-proxy's copy asks for the first upstream only: the retry asks the route again.
-      else forward(reply, exchange.dest!, { ...exchange.hooks, getUpstream: upstreamOf });
-    } catch {
-      answer(reply, router.reply(502));
-    }
-  }
-
-  const replyOptions: FastifyReplyFromHooks = {
-    getUpstream: upstreamOf,
-    onError: upstreamFailed,
-    timeout: router.timeoutMs,
-    // No retries of reply-from's own: they reuse the same backend, and it re-sends a GET up to ten times
-    // when the app itself answers 503.
-    retryDelay: () => null,
-    // reply-from hands over its own copy of the client's headers, made by spreading, and adding the X-Forwarded-*
-    // to such a copy is slow in V8: a copy built in one pass replaces it.
-    rewriteRequestHeaders: (request, headers) => {
-      const route = routeOf(request);
-      const out = copyUpstreamHeaders(headers, route?.upstreamHeaders ?? NO_HEADERS, DROP_FRAMING);
-      // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
-      if (route?.backend?.url.protocol === 'http:' && request.headers.host !== undefined)
-        out.host = request.headers.host;
-      return out;
-    },
-    // The response's headers are undici's parse, which reply-from and @fastify/http-proxy then walk twice: a
-    // copy built in one pass stays a fast object, where deleting `connection` from the parse would not.
-    rewriteHeaders: (headers, request) => {
-      const out: ClientHeaders = copyDownstreamHeaders(headers, DROP_FRAMING);
-      const route = request === undefined ? null : routeOf(request);
-      if (route !== null) {
-        router.succeeded(route);
-        const appCookies = out['set-cookie'];
-        const cookies = router.responseCookies(route, appCookies);
-        if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
-      }
-      // reply-from copies them with reply.header, which takes a lone Set-Cookie string too.
-      return out as IncomingHttpHeaders;
-    },
-  };
 
   await fastify.register(
     async function stickyProxy(scope) {
       if (!scope.hasRequestDecorator(kExchange)) scope.decorateRequest(kExchange, null);
+      await scope.register(replyFrom, { undici: upstream as never, disableRequestLogging: true });
       // Bodies stream through untouched and unbounded by bodyLimit, whatever their content type.
       scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', (request, payload, done) => {
-        const exchange = exchangeOf(request);
-        if (exchange) exchange.body = payload;
-        done(null, payload);
-      });
-      scope.addHook('onRequest', choose);
-      await scope.register(httpProxy, {
-        upstream: '', // a non-empty upstream silently wins over getUpstream
-        rewritePrefix: scope.prefix, // the backend sees the full URL, prefixes included
-        proxyPayloads: false,
-        replyOptions,
-        handler: (_request, reply, dest, hooks) => forward(reply, dest, hooks),
-        // `connect` is spread after the `tls` defaults reply-from forces to `rejectUnauthorized: false`.
-        undici: { connect: tls, connectTimeout: router.timeoutMs },
-        destroyAgent: true,
-        disableRequestLogging: true,
-        websocket: true,
-        wsClientOptions: {
-          ...tls,
-          // Upgrades go to the same backend by the same rules; reply-from's header hooks do not run for them.
-          rewriteRequestHeaders: (headers: Record<string, string>, request: AnyRequest) => ({
-            ...headers,
-            ...(request.headers.cookie === undefined ? {} : { cookie: request.headers.cookie }),
-            ...upstreamHeadersOf(request),
-          }),
-          // http-proxy closes the client's WebSocket with the upstream error's message as the reason, which
-          // names the backend's address; ws's own listener would pass it on before any later one could act.
-          finishRequest: (upstream: ClientRequest) => {
-            upstream.prependListener('error', (error) => {
-              error.message = 'Bad Gateway';
-            });
-            upstream.end();
-          },
-        } as object, // http-proxy's types leave out the rewriteRequestHeaders it calls
-      });
+      scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+      for (const url of ['/', '/*']) scope.route({ method: METHODS, url, handler: handler as never });
     },
     { prefix: prefix?.replace(/\/+$/, '') },
   );
+  listenForUpgrades(fastify);
+}
+
+/**
+ * WebSocket upgrades go through Fastify's router like requests (@fastify/websocket does the same), so the
+ * app's hooks run and `request.ip` honours `trustProxy`; the route's handler hands them to the core.
+ */
+function listenForUpgrades(fastify: FastifyInstance): void {
+  const server = fastify.server as typeof fastify.server & { [kListening]?: true };
+  if (server[kListening]) return;
+  server[kListening] = true;
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    (req as UpgradeRequest)[kUpgrade] = { socket, head };
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as never);
+    fastify.routing(req, res);
+  });
 }
 
 /** Writes one of the core's ready-made answers, dropping any upstream header already copied to the reply. */
-function answer(reply: AnyReply, { status, headers, body }: Reply): AnyReply {
-  if (reply.sent) return reply;
+function answer(reply: AnyReply, { status, headers, body }: Reply): void {
+  if (reply.sent) return void reply.raw.destroy();
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-  return reply.code(status).headers(headers).send(body);
+  reply.code(status).headers(headers).send(body);
 }
 
-const NO_HEADERS: Record<string, string> = {};
-/** undici frames bodies itself: `transfer-encoding` goes too. */
-const DROP_FRAMING = { dropFraming: true } as const;
+function reusedOf(error: unknown): boolean {
+  return closedAfterEarlierResponses(error);
+}
 
 /** `await app.register(sticky, options)`; the router is then `app.sticky`. */
 export const sticky = fp(stickyPlugin, { fastify: '5.x', name: '@stickyroute/fastify' });

@@ -1,15 +1,15 @@
 // createStickyHandler(): sticky load balancing for a plain node:http / node:https gateway, as one
 // connect-style `(req, res, next?)` handler (mountable in connect and Express too), with `.router` for pool
 // operations, stats and events, and `.upgrade` for `server.on('upgrade', …)`. It proxies over an undici Pool
-// per backend with keep-alive; every stickiness decision is the core's.
+// per backend with keep-alive; every decision is the core's exchange.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { StickyConfigError, type StickyOptions, StickyRouter } from '@stickyroute/core';
-import { compileTrustProxy, type TrustProxy } from './client-address';
-import { type Gateway, ProxyExchange } from './proxy-exchange';
-import { UpgradeExchange } from './upgrade-exchange';
-import { UpstreamPools } from './upstream-pools';
+import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
+import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
+import { UpstreamPools } from '@stickyroute/undici-pools';
+import { clientIp, compileTrustProxy, isSecure, type TrustProxy } from './client-address';
+import { UndiciEngine } from './undici-engine';
 
 export interface StickyHandlerOptions extends StickyOptions {
   /**
@@ -35,7 +35,7 @@ export interface StickyHandler {
   readonly router: StickyRouter;
   /** For `server.on('upgrade', handler.upgrade)`: WebSocket upgrades routed by the same stickiness. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-  /** Closes the upstream connection pools (in-flight requests finish first) and stops the router's timers. */
+  /** Ends what is in flight, closes the upstream connections and stops the router's timers. */
   close(): Promise<void>;
 }
 
@@ -47,44 +47,51 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
   const connections = options?.connections;
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
     throw new StickyConfigError('connections', `must be an integer ≥ 1 (got ${JSON.stringify(connections)})`);
-
   const prefix = normalizePrefix(options?.prefix);
 
-  const router = new StickyRouter(options, { extraOptionKeys: OWN_OPTIONS });
-  const pools = new UpstreamPools(router, { connections, headersTimeoutMs: router.timeoutMs });
-  const gateway: Gateway = { router, pools, trustProxy };
+  const gateway = new Gateway(options, { ownOptions: OWN_OPTIONS });
+  const router = gateway.router;
+  const pools = new UpstreamPools(router, { connections });
+  const engine = new UndiciEngine(pools);
 
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
-    if (prefix !== undefined && !isUnder(req, prefix)) {
+    const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    if (!isUnderPrefix(url, prefix)) {
       if (next !== undefined) next();
       else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
       return;
     }
-    new ProxyExchange(gateway, req, res).start();
+    const exchange = gateway.serve(
+      engine,
+      {
+        method: req.method ?? 'GET',
+        // Mounted under a path in connect/Express, the full original URL is forwarded (docs/decisions.md).
+        url,
+        headers: req.headers,
+        ip: clientIp(req, trustProxy),
+        remoteAddress: req.socket.remoteAddress,
+        secure: isSecure(req, trustProxy),
+        body: req,
+      },
+      res,
+    );
+    res.on('close', () => exchange.closed(res.writableFinished));
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (prefix !== undefined && !isUnder(req, prefix)) return;
-    void new UpgradeExchange(gateway, req, socket, head).start();
+    const url = req.url ?? '/';
+    if (!isUnderPrefix(url, prefix)) return;
+    gateway.upgrade(req, socket, head, {
+      method: req.method ?? 'GET',
+      url,
+      headers: req.headers,
+      ip: clientIp(req, trustProxy),
+      remoteAddress: req.socket.remoteAddress,
+      secure: isSecure(req, trustProxy),
+    });
   };
   const close = async (): Promise<void> => {
+    await gateway.close();
     await pools.close();
-    await router.close();
   };
   return Object.assign(handler, { router, upgrade, close });
-}
-
-/** The request's path (full, as mounted in connect/Express) is the prefix or below it. */
-function isUnder(req: IncomingMessage, prefix: string): boolean {
-  if (prefix === '/') return true;
-  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  const query = url.indexOf('?');
-  const path = query === -1 ? url : url.slice(0, query);
-  return path === prefix || path.startsWith(`${prefix}/`);
-}
-
-function normalizePrefix(prefix: unknown): string | undefined {
-  if (prefix === undefined) return undefined;
-  if (typeof prefix !== 'string' || !prefix.startsWith('/') || /[?#\s]/.test(prefix))
-    throw new StickyConfigError('prefix', `must be a path starting with / (got ${JSON.stringify(prefix)})`);
-  return prefix.length > 1 ? prefix.replace(/\/+$/, '') : prefix;
 }

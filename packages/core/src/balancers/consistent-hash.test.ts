@@ -6,6 +6,8 @@ import { Backend } from '../pool/backend';
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { request } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import { HashRing } from './consistent-hash';
 import { hash32 } from './hash32';
 
@@ -132,14 +134,16 @@ describe('source-ip-hash with bounded load, through the router', () => {
   const TEN = Array.from({ length: 10 }, (_, i) => ({ url: `http://10.0.0.${i + 1}:8080`, id: `b${i}` }));
 
   it('sends the same IP to the same backend', async () => {
-    const router = createStickyRouter({ backends: TEN, algorithm: 'source-ip-hash', clock: new FakeClock() });
+    const router = createStickyRouter(
+      withTestHooks({ backends: TEN, algorithm: 'source-ip-hash' }, { clock: new FakeClock() }),
+    );
     for (const ip of ['203.0.113.1', '203.0.113.2', '2001:db8::1']) {
       const first = await router.route(request({ ip }));
-      router.release(first);
+      steps(router).release(first);
       for (let i = 0; i < 5; i++) {
         const again = await router.route(request({ ip }));
         expect(again.backend).toBe(first.backend);
-        router.release(again);
+        steps(router).release(again);
       }
     }
   });
@@ -151,7 +155,9 @@ describe('source-ip-hash with bounded load, through the router', () => {
   ])(
     '%s: with 3,000 requests in flight no backend holds more than 1.25× the mean (+1)',
     async (_, extra, ips) => {
-      const router = createStickyRouter({ backends: TEN, clock: new FakeClock(), ...extra });
+      const router = createStickyRouter(
+        withTestHooks({ backends: TEN, ...extra }, { clock: new FakeClock() }),
+      );
       const held = [];
       for (let i = 0; i < 3_000; i++) {
         const n = i % ips;
@@ -161,20 +167,22 @@ describe('source-ip-hash with bounded load, through the router', () => {
       expect(active.reduce((a, b) => a + b, 0)).toBe(3_000);
       const mean = 3_000 / 10;
       expect(Math.max(...active)).toBeLessThanOrEqual(1.25 * mean + 1);
-      for (const r of held) router.release(r);
+      for (const r of held) steps(router).release(r);
       expect(router.pool.load.active).toBe(0);
     },
   );
 
   it('never places a new client on a down or draining backend', async () => {
-    const router = createStickyRouter({ backends: TEN, algorithm: 'source-ip-hash', clock: new FakeClock() });
+    const router = createStickyRouter(
+      withTestHooks({ backends: TEN, algorithm: 'source-ip-hash' }, { clock: new FakeClock() }),
+    );
     router.pool.markDown('b0');
     router.pool.drain('b1');
     const used = new Set<string>();
     for (let i = 0; i < 2_000; i++) {
       const r = await router.route(request({ ip: `198.51.${i >> 8}.${i & 255}` }));
       used.add(r.backend!.id);
-      router.release(r);
+      steps(router).release(r);
     }
     expect([...used].sort()).toEqual(['b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8', 'b9']);
   });

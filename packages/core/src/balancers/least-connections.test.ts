@@ -4,17 +4,23 @@
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { cookiePair, request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 
 const SECRET = 'least-connections-test-secret';
 
 function makeRouter(backends: { url: string; id: string; weight?: number }[]) {
-  return createStickyRouter({
-    backends,
-    algorithm: 'least-connections',
-    stickiness: { type: 'lb-cookie' },
-    secret: SECRET,
-    clock: new FakeClock(),
-  });
+  return createStickyRouter(
+    withTestHooks(
+      {
+        backends,
+        algorithm: 'least-connections',
+        stickiness: { type: 'lb-cookie' },
+        secret: SECRET,
+      },
+      { clock: new FakeClock() },
+    ),
+  );
 }
 
 const THREE = [
@@ -28,7 +34,7 @@ describe('LeastConnections', () => {
     const router = makeRouter(THREE);
     const first = await router.route(request());
     const stuckTo = first.backend!.id;
-    const cookie = cookiePair(router.responseCookies(first));
+    const cookie = cookiePair(steps(router).responseCookies(first));
     // The stuck client holds five slow requests on its backend.
     const held = [first];
     for (let i = 0; i < 4; i++) {
@@ -46,7 +52,7 @@ describe('LeastConnections', () => {
     expect(counts.get(stuckTo)).toBeUndefined();
     expect([...counts.values()]).toEqual([4, 4]);
     // Now every backend has four or five in flight; once the stuck client's requests end, its backend wins.
-    for (const r of held) router.release(r);
+    for (const r of held) steps(router).release(r);
     const next = await router.route(request({ ip: '198.51.100.200' }));
     expect(next.backend!.id).toBe(stuckTo);
     expect(next.reason).toBe('new');
@@ -55,8 +61,8 @@ describe('LeastConnections', () => {
   it('release() is idempotent: a slot is given back once', async () => {
     const router = makeRouter(THREE);
     const route = await router.route(request());
-    router.release(route);
-    router.release(route);
+    steps(router).release(route);
+    steps(router).release(route);
     expect(router.stats().backends.map((b) => b.active)).toEqual([0, 0, 0]);
     expect(router.pool.load.active).toBe(0);
   });
@@ -70,14 +76,14 @@ describe('LeastConnections', () => {
     for (let i = 0; i < 400; i++) held.push(await router.route(request({ ip: `198.51.100.${i % 250}` })));
     const active = Object.fromEntries(router.stats().backends.map((b) => [b.id, b.active]));
     expect(active).toEqual({ heavy: 300, light: 100 });
-    for (const r of held) router.release(r);
+    for (const r of held) steps(router).release(r);
     // With nothing in flight, equal backends take turns rather than the first always winning.
     const even = makeRouter(THREE);
     const ids = [];
     for (let i = 0; i < 6; i++) {
       const r = await even.route(request());
       ids.push(r.backend!.id);
-      even.release(r);
+      steps(even).release(r);
     }
     expect(new Set(ids).size).toBe(3);
   });
@@ -88,7 +94,7 @@ describe('LeastConnections', () => {
     for (let i = 0; i < 30; i++) held.push(await router.route(request()));
     router.pool.markDown('a');
     router.pool.drain('b');
-    for (const r of held) router.release(r);
+    for (const r of held) steps(router).release(r);
     for (let i = 0; i < 20; i++) {
       const r = await router.route(request({ ip: `198.51.100.${i}` }));
       expect(r.backend!.id).toBe('c');

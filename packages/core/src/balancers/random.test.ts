@@ -5,7 +5,9 @@ import type { BackendInput } from '../config/options';
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { request } from '../testing/requests';
+import { steps } from '../testing/router-steps';
 import { seededRandom } from '../testing/seeded-random';
+import { withTestHooks } from '../testing-hooks';
 
 const WEIGHTED = [
   { url: 'http://10.0.0.1:8080', id: 'a', weight: 3 },
@@ -18,7 +20,7 @@ function makeRouter(
   random: () => number,
   backends: BackendInput[] = WEIGHTED,
 ) {
-  return createStickyRouter({ backends, algorithm, random, clock: new FakeClock() });
+  return createStickyRouter(withTestHooks({ backends, algorithm }, { random, clock: new FakeClock() }));
 }
 
 /** Routes `n` new clients, releasing each at once, and counts where they went. */
@@ -28,7 +30,7 @@ async function shares(router: ReturnType<typeof makeRouter>, n: number): Promise
     const route = await router.route(request({ ip: `198.51.100.${i % 250}` }));
     const id = route.backend?.id ?? 'none';
     counts[id] = (counts[id] ?? 0) + 1;
-    router.release(route);
+    steps(router).release(route);
   }
   return counts;
 }
@@ -70,7 +72,7 @@ describe('power-of-two', () => {
     for (let i = 0; i < 10; i++) held.push(await router.route(request()));
     expect(router.stats().backends.map((b) => b.active)).toEqual([5, 5]);
     // Hold more on a: every new client goes to b until they are level again.
-    for (const r of held.filter((r) => r.backend!.id === 'b')) router.release(r);
+    for (const r of held.filter((r) => r.backend!.id === 'b')) steps(router).release(r);
     for (let i = 0; i < 5; i++) expect((await router.route(request())).backend!.id).toBe('b');
   });
 
@@ -94,7 +96,7 @@ describe('failover exclusions', () => {
       const router = makeRouter(algorithm, () => 0);
       const route = await router.route(request());
       expect(route.backend!.id).toBe('a');
-      const next = await router.failover(route, {
+      const next = await steps(router).failover(route, {
         error: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
       });
       expect(next.retry?.backend?.id).toBeDefined();

@@ -5,6 +5,8 @@ import { Backend } from '../pool/backend';
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { request } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import { smoothWeightedSchedule } from './smooth-weighted-round-robin';
 
 const BACKENDS = [
@@ -19,14 +21,14 @@ async function sequence(router: ReturnType<typeof createStickyRouter>, n: number
     const route = await router.route(request({ ip: `198.51.100.${i % 250}` }));
     out += route.backend?.id ?? '-';
     expect(route.reason).toBe('new');
-    router.release(route);
+    steps(router).release(route);
   }
   return out;
 }
 
 describe('SmoothWeightedRoundRobin', () => {
   it("gives nginx's sequence a a b a c a a for weights 5, 1, 1, repeating", async () => {
-    const router = createStickyRouter({ backends: BACKENDS, clock: new FakeClock() });
+    const router = createStickyRouter(withTestHooks({ backends: BACKENDS }, { clock: new FakeClock() }));
     expect(await sequence(router, 21)).toBe('aabacaa'.repeat(3));
   });
 
@@ -57,7 +59,7 @@ describe('SmoothWeightedRoundRobin', () => {
   });
 
   it('skips down and draining backends, and takes them back when they return', async () => {
-    const router = createStickyRouter({ backends: BACKENDS, clock: new FakeClock() });
+    const router = createStickyRouter(withTestHooks({ backends: BACKENDS }, { clock: new FakeClock() }));
     router.pool.markDown('b');
     expect(await sequence(router, 12)).toBe('aaacaa'.repeat(2));
     router.pool.drain('c');

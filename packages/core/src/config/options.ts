@@ -1,7 +1,7 @@
 // The options every adapter takes, and their validation into a normalized, fully defaulted form.
 // Every mistake is a StickyConfigError naming the option; nothing here runs on the request path.
 
-import type { Clock, Duration, StickyStore } from '../types';
+import type { Duration, StickyStore } from '../types';
 import { parseDuration, parseDurationInRange, show } from './duration';
 import { StickyConfigError } from './errors';
 
@@ -68,9 +68,6 @@ export interface StickyOptions {
   retryAfter?: number;
   /** Logs warnings (missing secret, store trouble); defaults to process.emitWarning. */
   logger?: { warn(message: string): void };
-  /** @internal for tests: time and randomness. */
-  clock?: Clock;
-  random?: () => number;
 }
 
 export interface NormalizedBackend {
@@ -427,8 +424,6 @@ const KNOWN_OPTIONS = [
   'timeout',
   'retryAfter',
   'logger',
-  'clock',
-  'random',
 ];
 
 /** Validates everything the router needs, so the request path never meets a bad option. */
@@ -450,12 +445,11 @@ export function normalizeOptions(options: unknown, extraKeys: readonly string[] 
   ) {
     throw new StickyConfigError('store', 'must be a StickyStore (get, setIfAbsent, set, delete)');
   }
-  for (const fn of ['logger', 'clock'] as const) {
-    if (options[fn] !== undefined && !isObject(options[fn]))
-      throw new StickyConfigError(fn, 'must be an object');
-  }
-  if (options.random !== undefined && typeof options.random !== 'function')
-    throw new StickyConfigError('random', 'must be a function');
+  if (
+    options.logger !== undefined &&
+    (!isObject(options.logger) || typeof options.logger.warn !== 'function')
+  )
+    throw new StickyConfigError('logger', 'must be an object with a warn(message) method');
   const retryAfter = positiveInt(options.retryAfter, 'retryAfter', 5, 0);
   return {
     backends: normalizeBackends(options.backends),

@@ -5,6 +5,8 @@ import fc from 'fast-check';
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { cookiePair, request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import { BalancerCookieCodec } from './balancer-cookie-codec';
 
 const OLD = 'old-secret-0123456789abcdef';
@@ -35,16 +37,20 @@ describe('BalancerCookieCodec', () => {
   });
 
   it('is opaque: no URL, host, port or id of any backend can be read from the value', async () => {
-    const router = createStickyRouter({
-      backends: BACKENDS,
-      stickiness: { type: 'lb-cookie' },
-      secret: OLD,
-      clock: new FakeClock(),
-    });
+    const router = createStickyRouter(
+      withTestHooks(
+        {
+          backends: BACKENDS,
+          stickiness: { type: 'lb-cookie' },
+          secret: OLD,
+        },
+        { clock: new FakeClock() },
+      ),
+    );
     const seen = new Set<string>();
     for (let i = 0; i < BACKENDS.length; i++) {
       const route = await router.route(request());
-      const value = cookiePair(router.responseCookies(route)).slice('STICKY='.length);
+      const value = cookiePair(steps(router).responseCookies(route)).slice('STICKY='.length);
       seen.add(route.backend!.id);
       for (const fragment of [
         '10.0.0.1',
@@ -100,26 +106,34 @@ describe('BalancerCookieCodec', () => {
   it('rotates keys through the router: an old cookie still sticks, then a fresh one is signed with the new key', async () => {
     const clock = new FakeClock();
     const backends = BACKENDS.map((b) => b.url);
-    const oldRouter = createStickyRouter({ backends, stickiness: { type: 'lb-cookie' }, secret: OLD, clock });
+    const oldRouter = createStickyRouter(
+      withTestHooks({ backends, stickiness: { type: 'lb-cookie' }, secret: OLD }, { clock }),
+    );
     const first = await oldRouter.route(request());
-    const oldCookie = cookiePair(oldRouter.responseCookies(first));
+    const oldCookie = cookiePair(steps(oldRouter).responseCookies(first));
 
-    const rotating = createStickyRouter({
-      backends,
-      stickiness: { type: 'lb-cookie' },
-      secret: [NEW, OLD],
-      clock,
-    });
+    const rotating = createStickyRouter(
+      withTestHooks(
+        {
+          backends,
+          stickiness: { type: 'lb-cookie' },
+          secret: [NEW, OLD],
+        },
+        { clock },
+      ),
+    );
     // Move the round robin on so a fresh client would land elsewhere.
     await rotating.route(request());
     const again = await rotating.route(withCookie(oldCookie));
     expect(again.reason).toBe('sticky');
     expect(again.backend!.id).toBe(first.backend!.id);
-    const newCookie = cookiePair(rotating.responseCookies(again));
+    const newCookie = cookiePair(steps(rotating).responseCookies(again));
     expect(newCookie).not.toBe(oldCookie);
     expect(new BalancerCookieCodec([NEW]).decode(newCookie.slice(7))).not.toBeNull();
 
-    const rotated = createStickyRouter({ backends, stickiness: { type: 'lb-cookie' }, secret: [NEW], clock });
+    const rotated = createStickyRouter(
+      withTestHooks({ backends, stickiness: { type: 'lb-cookie' }, secret: [NEW] }, { clock }),
+    );
     const withNew = await rotated.route(withCookie(newCookie));
     expect(withNew).toMatchObject({ reason: 'sticky', backend: { id: first.backend!.id } });
     const withOld = await rotated.route(withCookie(oldCookie));

@@ -6,6 +6,8 @@ import type { CookieOptions } from '../config/options';
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { cookieAttributes, cookiePair, request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import { BalancerCookieWriter } from './balancer-cookie-writer';
 
 const SECRET = 'writer-test-secret-0123456789';
@@ -13,19 +15,23 @@ const BACKENDS = ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'];
 
 function setup(cookie: CookieOptions) {
   const clock = new FakeClock();
-  const router = createStickyRouter({
-    backends: BACKENDS,
-    stickiness: { type: 'lb-cookie' },
-    secret: SECRET,
-    clock,
-    cookie,
-  });
+  const router = createStickyRouter(
+    withTestHooks(
+      {
+        backends: BACKENDS,
+        stickiness: { type: 'lb-cookie' },
+        secret: SECRET,
+        cookie,
+      },
+      { clock },
+    ),
+  );
   return { clock, router };
 }
 
 async function cookiesFor(cookie: CookieOptions, secure = false) {
   const { router } = setup(cookie);
-  return router.responseCookies(await router.route(request({ secure })));
+  return steps(router).responseCookies(await router.route(request({ secure })));
 }
 
 describe('balancer cookie attributes', () => {
@@ -74,7 +80,7 @@ describe('balancer cookie attributes', () => {
   it('cors: also sends a <name>CORS twin with SameSite=None; Secure, and requests are matched by either', async () => {
     const { router } = setup({ cors: true });
     const first = await router.route(request());
-    const set = router.responseCookies(first);
+    const set = steps(router).responseCookies(first);
     expect(set).toHaveLength(2);
     const main = cookieAttributes(set[0]!);
     const twin = cookieAttributes(set[1]!);
@@ -89,7 +95,7 @@ describe('balancer cookie attributes', () => {
       httponly: true,
       'max-age': '1200',
     });
-    router.release(first);
+    steps(router).release(first);
     await router.route(request()); // the round robin moves on
     // A cross-site request carries only the twin.
     const crossSite = await router.route(withCookie(cookiePair(set, 'STICKYCORS')));
@@ -101,7 +107,7 @@ describe('balancer cookie attributes', () => {
       secret: SECRET,
       cookie: { cors: true },
     });
-    const gone = follow.responseCookies(await follow.route(request()), 'SID=; Max-Age=0');
+    const gone = steps(follow).responseCookies(await follow.route(request()), 'SID=; Max-Age=0');
     expect(gone.map((c) => cookieAttributes(c))).toEqual([
       expect.objectContaining({ name: 'STICKY', value: '', 'max-age': '0' }),
       expect.objectContaining({ name: 'STICKYCORS', value: '', 'max-age': '0', secure: true }),
@@ -111,11 +117,11 @@ describe('balancer cookie attributes', () => {
   it('persistent: false sends a browser-session cookie, and the idle timeout is still enforced', async () => {
     const { clock, router } = setup({ persistent: false });
     const first = await router.route(request());
-    const [set] = router.responseCookies(first);
+    const [set] = steps(router).responseCookies(first);
     const attributes = cookieAttributes(set!);
     expect(attributes['max-age']).toBeUndefined();
     expect(attributes.expires).toBeUndefined();
-    router.release(first);
+    steps(router).release(first);
     clock.advance(19 * 60_000);
     const again = await router.route(withCookie(cookiePair([set!])));
     expect(again).toMatchObject({ reason: 'sticky', backend: first.backend });

@@ -5,6 +5,8 @@
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { cookieAttributes, cookiePair, request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import { BalancerCookieCodec } from './balancer-cookie-codec';
 import { BalancerCookieWriter } from './balancer-cookie-writer';
 
@@ -63,16 +65,20 @@ test('issue answers each (value, lifetime, secure) with its own Set-Cookie lines
 
 test('lb-cookie re-issues per backend from its memo only for the same second, dates and scheme', async () => {
   const clock = new FakeClock();
-  const router = createStickyRouter({
-    backends: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'],
-    stickiness: { type: 'lb-cookie', duration: '10m', maxLifetime: '15m' },
-    secret: SECRET,
-    clock,
-  });
+  const router = createStickyRouter(
+    withTestHooks(
+      {
+        backends: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'],
+        stickiness: { type: 'lb-cookie', duration: '10m', maxLifetime: '15m' },
+        secret: SECRET,
+      },
+      { clock },
+    ),
+  );
   const issue = async (req = request()) => {
     const route = await router.route(req);
-    const cookies = router.responseCookies(route);
-    router.release(route);
+    const cookies = steps(router).responseCookies(route);
+    steps(router).release(route);
     return cookies;
   };
   const first = await issue();

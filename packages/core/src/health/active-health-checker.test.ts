@@ -8,8 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { StickyRouter } from '../router';
 import { FakeClock, flushPromises } from '../testing/fake-clock';
 import { request } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import { type HealthProbe, httpProbe } from './active-health-checker';
-import { classifyUpstreamError, isIdempotent } from './upstream-failure';
 
 const BACKENDS = [
   { url: 'http://10.0.0.1:8080', id: 'a' },
@@ -24,17 +25,19 @@ function setup(answer: (url: string) => number | Promise<number>) {
     return answer(url.href);
   };
   const router = new StickyRouter(
-    {
-      backends: BACKENDS,
-      clock,
-      healthCheck: {
-        path: '/health',
-        interval: '10s',
-        timeout: '2s',
-        healthyThreshold: 3,
-        unhealthyThreshold: 2,
+    withTestHooks(
+      {
+        backends: BACKENDS,
+        healthCheck: {
+          path: '/health',
+          interval: '10s',
+          timeout: '2s',
+          healthyThreshold: 3,
+          unhealthyThreshold: 2,
+        },
       },
-    },
+      { clock },
+    ),
     { probe },
   );
   const events: string[] = [];
@@ -73,7 +76,7 @@ describe('ActiveHealthChecker', () => {
     for (let i = 0; i < 5; i++) {
       const route = await router.route(request());
       expect(route.backend!.id).toBe('b');
-      router.release(route);
+      steps(router).release(route);
     }
     status = 200;
     await tick(10_000);
@@ -131,7 +134,7 @@ describe('ActiveHealthChecker', () => {
     const refused = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
     for (let i = 0; i < 6; i++) {
       const route = await router.route(request());
-      await router.failover(route, { error: refused, responseStarted: true });
+      await steps(router).failover(route, { error: refused, responseStarted: true });
     }
     expect(router.pool.get('a')!.state).toBe('down');
     expect(clock.pending).toBe(2); // the two check timers, no cooldown
@@ -164,7 +167,7 @@ describe('httpProbe', () => {
       seen.push(`${req.method} ${req.url} ${req.headers['user-agent']}`);
       res.writeHead(req.url === '/health' ? 204 : 404).end();
     });
-    expect(await httpProbe(url, 1_000)).toBe(204);
+    expect(await httpProbe()(url, 1_000)).toBe(204);
     expect(seen).toEqual(['GET /health stickyroute-health-check']);
   });
 
@@ -172,45 +175,13 @@ describe('httpProbe', () => {
     const url = await listen(() => {});
     const closed = servers.pop()!;
     await new Promise((resolve) => closed.close(resolve));
-    await expect(httpProbe(url, 1_000)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(httpProbe()(url, 1_000)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   it('rejects with ETIMEDOUT when the backend does not answer within the timeout', async () => {
     const url = await listen(() => {
       // never answers
     });
-    await expect(httpProbe(url, 100)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
-  });
-});
-
-describe('upstream failures', () => {
-  it('classifies connection failures, timeouts and the rest, also when wrapped', () => {
-    const err = (code: string, cause?: unknown) => Object.assign(new Error(code), { code, cause });
-    expect(classifyUpstreamError(err('ECONNREFUSED'))).toBe('connect');
-    expect(classifyUpstreamError(err('ECONNRESET'))).toBe('connect');
-    expect(classifyUpstreamError(err('UND_ERR_SOCKET'))).toBe('connect');
-    expect(classifyUpstreamError(err('ETIMEDOUT'))).toBe('timeout');
-    expect(classifyUpstreamError(err('UND_ERR_HEADERS_TIMEOUT'))).toBe('timeout');
-    expect(classifyUpstreamError(err('FST_REPLY_FROM_GATEWAY_TIMEOUT'))).toBe('timeout');
-    // undici's fetch: TypeError('fetch failed') with the socket error as its cause.
-    expect(
-      classifyUpstreamError(Object.assign(new TypeError('fetch failed'), { cause: err('ECONNREFUSED') })),
-    ).toBe('connect');
-    expect(classifyUpstreamError(err('FST_REPLY_FROM_INTERNAL_SERVER_ERROR', err('ECONNRESET')))).toBe(
-      'connect',
-    );
-    expect(classifyUpstreamError(err('FST_SOMETHING', new Error('no code')))).toBe('other');
-    expect(classifyUpstreamError(err('EPROTO'))).toBe('other');
-    expect(classifyUpstreamError(new Error('plain'))).toBe('other');
-    expect(classifyUpstreamError(undefined)).toBe('other');
-    expect(classifyUpstreamError('ECONNREFUSED')).toBe('other');
-    const loop: { code: string; cause?: unknown } = { code: 'X' };
-    loop.cause = loop;
-    expect(classifyUpstreamError(loop)).toBe('other');
-  });
-
-  it('knows which methods may be retried (RFC 9110 §9.2.2)', () => {
-    expect(['GET', 'head', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'].every(isIdempotent)).toBe(true);
-    expect(['POST', 'PATCH', 'CONNECT', ''].some(isIdempotent)).toBe(false);
+    await expect(httpProbe()(url, 100)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
   });
 });

@@ -4,6 +4,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import type { NormalizedHealthCheck } from '../config/options';
 import type { Backend } from '../pool/backend';
 import type { BackendPool } from '../pool/backend-pool';
@@ -12,28 +13,35 @@ import type { Clock } from '../types';
 /** Resolves to the HTTP status of one probe; rejects on connection failure, timeout or `signal`'s abort. */
 export type HealthProbe = (url: URL, timeoutMs: number, signal?: AbortSignal) => Promise<number>;
 
-export const httpProbe: HealthProbe = (url, timeoutMs, signal) =>
-  new Promise((resolve, reject) => {
-    const client = url.protocol === 'https:' ? https : http;
-    const req = client.request(
-      url,
-      {
-        method: 'GET',
-        timeout: timeoutMs,
-        signal,
-        headers: { 'user-agent': 'stickyroute-health-check', connection: 'close' },
-      },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    req.on('timeout', () =>
-      req.destroy(Object.assign(new Error('health check timed out'), { code: 'ETIMEDOUT' })),
-    );
-    req.on('error', reject);
-    req.end();
-  });
+/**
+ * Probes with node:http(s), one connection per probe. `tls` is the adapter's setting for https backends (a
+ * private CA, say), so the checks trust what the proxied requests trust.
+ */
+export function httpProbe(tls: ConnectionOptions = {}): HealthProbe {
+  return (url, timeoutMs, signal) =>
+    new Promise((resolve, reject) => {
+      const secure = url.protocol === 'https:';
+      const req = (secure ? https : http).request(
+        url,
+        {
+          ...(secure ? tls : undefined),
+          method: 'GET',
+          timeout: timeoutMs,
+          signal,
+          headers: { 'user-agent': 'stickyroute-health-check', connection: 'close' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error('health check timed out'), { code: 'ETIMEDOUT' })),
+      );
+      req.on('error', reject);
+      req.end();
+    });
+}
 
 interface Tracker {
   passes: number;
@@ -52,7 +60,7 @@ export class ActiveHealthChecker {
     private readonly pool: BackendPool,
     private readonly options: NormalizedHealthCheck,
     private readonly clock: Clock,
-    private readonly probe: HealthProbe = httpProbe,
+    private readonly probe: HealthProbe = httpProbe(),
   ) {}
 
   start(): void {

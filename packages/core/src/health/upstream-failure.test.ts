@@ -1,4 +1,4 @@
-// How upstream errors are read: which are connection failures (retryable), timeouts (504), or neither,
+// How upstream errors are read: refused (nothing reached the backend), reset, timeouts (504), or none of those,
 // and when a failure is a kept-alive connection the upstream closed as it was reused.
 
 import { classifyUpstreamError, closedAfterEarlierResponses, isIdempotent } from './upstream-failure';
@@ -7,9 +7,11 @@ const coded = (code: string, extra: object = {}) => Object.assign(new Error(code
 
 describe('classifyUpstreamError', () => {
   it.each([
-    ['ECONNREFUSED', 'connect'],
-    ['ECONNRESET', 'connect'],
-    ['UND_ERR_SOCKET', 'connect'],
+    ['ECONNREFUSED', 'refused'],
+    ['EHOSTUNREACH', 'refused'],
+    ['ECONNRESET', 'reset'],
+    ['UND_ERR_SOCKET', 'reset'],
+    ['EPIPE', 'reset'],
     ['ETIMEDOUT', 'timeout'],
     ['UND_ERR_HEADERS_TIMEOUT', 'timeout'],
     ['EPROTO', 'other'],
@@ -19,7 +21,7 @@ describe('classifyUpstreamError', () => {
 
   it('reads the code of a wrapped cause (reply-from wraps undici)', () => {
     expect(classifyUpstreamError(coded('FST_REPLY_FROM_INTERNAL', { cause: coded('ECONNREFUSED') }))).toBe(
-      'connect',
+      'refused',
     );
   });
 

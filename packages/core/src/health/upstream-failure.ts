@@ -1,20 +1,19 @@
-// How an upstream error is read: a connection that never carried a response (refused, reset, unreachable)
-// may be retried elsewhere; a timeout is a 504; anything else is a 502.
+// How an upstream error is read: refused (the connection never opened, so nothing reached the backend),
+// reset (the connection broke before any response byte: the request may have reached the app), a timeout
+// (504), or anything else (502).
 
 import type { FailureKind } from '../types';
 
-const CONNECT_CODES = new Set([
+const REFUSED_CODES = new Set([
   'ECONNREFUSED',
-  'ECONNRESET',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EHOSTDOWN',
-  'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
+  'EADDRNOTAVAIL',
 ]);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
   'ESOCKETTIMEDOUT',
@@ -28,13 +27,17 @@ const TIMEOUT_CODES = new Set([
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export function isIdempotent(method: string): boolean {
-  return IDEMPOTENT.has(method.toUpperCase());
+  return IDEMPOTENT.has(method) || IDEMPOTENT.has(method.toUpperCase());
+}
+
+function known(code: string): boolean {
+  return REFUSED_CODES.has(code) || RESET_CODES.has(code) || TIMEOUT_CODES.has(code);
 }
 
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { code?: unknown; cause?: unknown };
-  if (typeof e.code === 'string' && (CONNECT_CODES.has(e.code) || TIMEOUT_CODES.has(e.code))) return e.code;
+  if (typeof e.code === 'string' && known(e.code)) return e.code;
   // undici and reply-from wrap the socket error.
   if (e.cause !== undefined && e.cause !== error)
     return codeOf(e.cause) ?? (typeof e.code === 'string' ? e.code : undefined);
@@ -45,7 +48,8 @@ export function classifyUpstreamError(error: unknown): FailureKind {
   const code = codeOf(error);
   if (code === undefined) return 'other';
   if (TIMEOUT_CODES.has(code)) return 'timeout';
-  return CONNECT_CODES.has(code) ? 'connect' : 'other';
+  if (REFUSED_CODES.has(code)) return 'refused';
+  return RESET_CODES.has(code) ? 'reset' : 'other';
 }
 
 /**
@@ -67,8 +71,8 @@ export function closedAfterEarlierResponses(error: unknown): boolean {
 }
 
 /**
- * The error an adapter raises when no response headers arrived within `router.timeoutMs` (read as a timeout:
- * 504). Made only when the timer fires: an Error captures a stack, too dear to build for every request.
+ * The error an exchange aborts its attempt with when no response headers arrived within `timeout` (read as a
+ * timeout: 504). Made only when the deadline passes: an Error captures a stack, too dear for every request.
  */
 export function upstreamTimeoutError(): Error {
   return Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' });

@@ -6,6 +6,8 @@ import { BalancerCookieCodec } from '../cookie/balancer-cookie-codec';
 import { createStickyRouter, type StickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { cookieAttributes, cookiePair, request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 
 const SECRET = 'follow-test-secret-0123456789';
 const BACKENDS = [
@@ -16,19 +18,23 @@ const BACKENDS = [
 
 function setup() {
   const clock = new FakeClock();
-  const router = createStickyRouter({
-    backends: BACKENDS,
-    stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID' },
-    secret: SECRET,
-    clock,
-  });
+  const router = createStickyRouter(
+    withTestHooks(
+      {
+        backends: BACKENDS,
+        stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID' },
+        secret: SECRET,
+      },
+      { clock },
+    ),
+  );
   return { clock, router };
 }
 
 async function visit(router: StickyRouter, cookie: string | undefined, upstream?: string | string[]) {
   const route = await router.route(cookie === undefined ? request() : withCookie(cookie));
-  const setCookies = router.responseCookies(route, upstream);
-  router.release(route);
+  const setCookies = steps(router).responseCookies(route, upstream);
+  steps(router).release(route);
   return { route, setCookies };
 }
 

@@ -1,9 +1,13 @@
 // app-cookie in learn mode: no balancer cookie; the store maps the app cookie's value to its backend for
 // as long as the app cookie lives, requests carrying it are routed there ('learned'), deletion forgets it.
+// Only values the app issued are stored; a value found nowhere is placed by the pure hash ring ('hashed'),
+// the same on every gateway.
 
 import { createStickyRouter, type StickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 
 const BACKENDS = [
   { url: 'http://10.0.0.1:8080', id: 'a' },
@@ -13,18 +17,22 @@ const BACKENDS = [
 
 function setup() {
   const clock = new FakeClock();
-  const router = createStickyRouter({
-    backends: BACKENDS,
-    stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID', mode: 'learn' },
-    clock,
-  });
+  const router = createStickyRouter(
+    withTestHooks(
+      {
+        backends: BACKENDS,
+        stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID', mode: 'learn' },
+      },
+      { clock },
+    ),
+  );
   return { clock, router };
 }
 
 async function visit(router: StickyRouter, cookie: string | undefined, upstream?: string | string[]) {
   const route = await router.route(cookie === undefined ? request() : withCookie(cookie));
-  const setCookies = router.responseCookies(route, upstream);
-  router.release(route);
+  const setCookies = steps(router).responseCookies(route, upstream);
+  steps(router).release(route);
   return { route, setCookies };
 }
 
@@ -55,10 +63,10 @@ describe('app-cookie learn', () => {
       backend: a.route.backend,
     });
     clock.advance(1_000);
-    expect((await visit(router, 'PHPSESSID=max')).route.reason).toBe('new');
+    expect((await visit(router, 'PHPSESSID=max')).route.reason).toBe('hashed');
     expect((await visit(router, 'PHPSESSID=exp')).route.reason).toBe('learned');
     clock.advance(1_200_000);
-    expect((await visit(router, 'PHPSESSID=exp')).route.reason).toBe('new');
+    expect((await visit(router, 'PHPSESSID=exp')).route.reason).toBe('hashed');
   });
 
   it('remembers a session app cookie for 20 minutes after its last request (sliding)', async () => {
@@ -73,8 +81,9 @@ describe('app-cookie learn', () => {
       });
     }
     clock.advance(20 * 60_000);
-    // Idle for 20 minutes: unknown again, balanced as new (and remembered where it lands).
-    expect((await visit(router, 'PHPSESSID=sess')).route.reason).toBe('new');
+    // Idle for 20 minutes: unknown again, placed by the ring, and not remembered (the request chose the value).
+    expect((await visit(router, 'PHPSESSID=sess')).route.reason).toBe('hashed');
+    expect(router.store.size?.()).toBe(0);
   });
 
   it('keeps a cookie with a lifetime for exactly that lifetime, however the client comes and goes', async () => {
@@ -88,7 +97,7 @@ describe('app-cookie learn', () => {
       backend: login.route.backend,
     });
     clock.advance(25 * 60_000);
-    expect((await visit(router, 'PHPSESSID=long')).route.reason).toBe('new');
+    expect((await visit(router, 'PHPSESSID=long')).route.reason).toBe('hashed');
   });
 
   it('follows the app turning a session cookie into one with a lifetime', async () => {
@@ -101,7 +110,7 @@ describe('app-cookie learn', () => {
       backend: login.route.backend,
     });
     clock.advance(11 * 60_000);
-    expect((await visit(router, 'PHPSESSID=v')).route.reason).toBe('new');
+    expect((await visit(router, 'PHPSESSID=v')).route.reason).toBe('hashed');
   });
 
   it('forgets the entry when the app deletes its cookie', async () => {
@@ -117,10 +126,10 @@ describe('app-cookie learn', () => {
     expect(router.store.size?.()).toBe(1);
     await visit(router, 'PHPSESSID=sess', 'PHPSESSID=deleted; Expires=Thu, 01 Jan 1970 00:00:00 GMT');
     expect(router.store.size?.()).toBe(0);
-    expect((await visit(router, 'PHPSESSID=sess')).route.reason).toBe('new');
+    expect((await visit(router, 'PHPSESSID=sess')).route.reason).toBe('hashed');
   });
 
-  it('a client whose learned backend is down or removed is rerouted and remembered at its new home', async () => {
+  it('a client whose learned backend is down or removed is hashed, not learned, until the app issues a new session', async () => {
     const { router } = setup();
     const reroutes: unknown[] = [];
     router.on('reroute', (e) => reroutes.push(e));
@@ -132,13 +141,81 @@ describe('app-cookie learn', () => {
     expect(moved.route.backend!.id).not.toBe(home);
     expect(moved.route.upstreamHeaders['x-sticky-rerouted']).toBe('1');
     expect(reroutes).toEqual([{ from: home, to: moved.route.backend!.id, why: 'down' }]);
+    // The request's value is not learned at its new home: the ring sends it there again, and the entry
+    // still names the old home.
     const after = await visit(router, 'PHPSESSID=s');
-    expect(after.route).toMatchObject({ reason: 'learned', backend: moved.route.backend });
+    expect(after.route).toMatchObject({ reason: 'rerouted', backend: moved.route.backend });
+    expect(await router.store.get('app:PHPSESSID=s')).toBe(home);
+    // Back up: the client returns to the instance that holds its session.
+    router.pool.markUp(home);
+    expect((await visit(router, 'PHPSESSID=s')).route).toMatchObject({
+      reason: 'learned',
+      backend: login.route.backend,
+    });
 
-    router.pool.remove(moved.route.backend!.id);
-    const again = await visit(router, 'PHPSESSID=s');
-    expect(again.route.reason).toBe('rerouted');
-    expect(reroutes[1]).toMatchObject({ from: null, why: 'gone' });
+    router.pool.remove(home);
+    const gone = await visit(router, 'PHPSESSID=s', 'PHPSESSID=s2; Max-Age=600');
+    expect(gone.route.reason).toBe('rerouted');
+    expect(reroutes.at(-1)).toMatchObject({ from: null, why: 'gone' });
+    // The app at the new home issued a new session: that value is learned there.
+    expect((await visit(router, 'PHPSESSID=s2')).route).toMatchObject({
+      reason: 'learned',
+      backend: gone.route.backend,
+    });
+  });
+
+  it('stores only values the app issued: made-up request values take no entry and evict nobody', async () => {
+    const clock = new FakeClock();
+    const router = createStickyRouter(
+      withTestHooks(
+        {
+          backends: BACKENDS,
+          stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'learn' },
+          storeSize: 10,
+        },
+        { clock },
+      ),
+    );
+    const real = [];
+    for (let i = 0; i < 10; i++)
+      real.push(await visit(router, undefined, `JSESSIONID=real-${i}; Max-Age=600`));
+    for (let i = 0; i < 1_500; i++) {
+      const forged = await visit(router, `JSESSIONID=made-up-${i}`);
+      expect(forged.route.reason).toBe('hashed');
+    }
+    expect(router.store.size?.()).toBe(10);
+    for (let i = 0; i < 10; i++)
+      expect((await visit(router, `JSESSIONID=real-${i}`)).route).toMatchObject({
+        reason: 'learned',
+        backend: real[i]!.route.backend,
+      });
+  });
+
+  it('places a value found nowhere by the pure hash ring: gateways with their own stores and loads agree', async () => {
+    const one = setup().router;
+    const two = setup().router;
+    // Load one gateway's backends unevenly: the ring's load bound would move keys, the pure ring does not.
+    const held = [];
+    for (let i = 0; i < 5; i++) held.push(await one.route(withCookie('PHPSESSID=busy')));
+    const values = Array.from({ length: 60 }, (_, i) => `lost-${i}`);
+    const homes = new Set<string>();
+    for (const value of values) {
+      const a = await visit(one, `PHPSESSID=${value}`);
+      const b = await visit(two, `PHPSESSID=${value}`);
+      expect(a.route.reason).toBe('hashed');
+      expect(b.route.backend!.id).toBe(a.route.backend!.id);
+      homes.add(a.route.backend!.id);
+    }
+    expect(homes.size).toBe(3);
+    for (const route of held) steps(one).release(route);
+    // Down backends are skipped, alike on both.
+    one.pool.markDown('a');
+    two.pool.markDown('a');
+    for (const value of values) {
+      const a = await visit(one, `PHPSESSID=${value}`);
+      expect(a.route.backend!.id).not.toBe('a');
+      expect((await visit(two, `PHPSESSID=${value}`)).route.backend).toBe(two.pool.get(a.route.backend!.id));
+    }
   });
 
   it('ignores empty and oversized app cookie values', async () => {
@@ -146,6 +223,7 @@ describe('app-cookie learn', () => {
     await visit(router, undefined, `PHPSESSID=${'x'.repeat(600)}; Max-Age=600`);
     await visit(router, undefined, 'PHPSESSID=; Max-Age=600');
     expect(router.store.size?.()).toBe(0);
+    // Oversized values are not even hashed: balanced as new, like a request without the cookie.
     expect((await visit(router, `PHPSESSID=${'x'.repeat(600)}`)).route.reason).toBe('new');
     expect((await visit(router, 'PHPSESSID=')).route.reason).toBe('new');
   });

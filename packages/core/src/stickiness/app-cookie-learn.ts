@@ -4,6 +4,10 @@
 // The two kinds live under two keys, because only session entries slide: apps set a session cookie once, at
 // login, so without sliding an active client would lose its backend 20 minutes after logging in, while
 // sliding a cookie with a lifetime would cut it short after 20 idle minutes.
+// Only values the app issued are stored (read from the upstream's Set-Cookie, never from a request), so made-up
+// cookie values cannot take store entries. A value found nowhere (the store lost it, or its backend is gone)
+// is placed by the pure hash ring over the healthy backends: every gateway computes the same ring whatever its
+// load, so they all send that value to one instance without having to agree through the store.
 
 import { readCookie } from '../cookie/read-cookie';
 import { parseSetCookieLifetime } from '../cookie/set-cookie-lifetime';
@@ -14,23 +18,28 @@ import { type Lookup, NO_COOKIES, NONE, type PolicyContext, type StickinessPolic
 export const LEARNED_SESSION_IDLE_MS = 20 * 60_000;
 /** The longest a learned entry is kept, whatever the app cookie says. */
 export const LEARNED_MAX_MS = 24 * 3_600_000;
+/** Longer app cookie values are neither looked up nor learned (they would only bloat the store). */
+const MAX_VALUE_LENGTH = 512;
 
 export class AppCookieLearnPolicy implements StickinessPolicy {
-  readonly placement = 'balance';
+  readonly placement = 'hash';
+  // The ring's load bound would make two gateways under different loads place one value differently, and
+  // nothing records a hashed placement here (see placed's absence): only the pure ring is the same everywhere.
+  readonly hashLoadBound = false;
 
   constructor(
     private readonly ctx: PolicyContext,
     private readonly appCookie: string,
   ) {}
 
-  /** The entry of an app cookie with a lifetime (kept exactly that long). */
+  /** The entry of an app cookie with a lifetime (kept exactly that long); also the value's hashing key. */
   private key(value: string): string {
     return `app:${this.appCookie}=${value}`;
   }
 
   async lookup(req: RouteRequest, state: RouteState): Promise<Lookup> {
     const value = readCookie(req.headers.cookie, this.appCookie);
-    if (value === undefined || value === '' || value.length > 512) return NONE;
+    if (value === undefined || value === '' || value.length > MAX_VALUE_LENGTH) return NONE;
     state.key = this.key(value);
     const id =
       (await this.ctx.store.get(sessionKey(state.key), LEARNED_SESSION_IDLE_MS)) ??
@@ -40,15 +49,9 @@ export class AppCookieLearnPolicy implements StickinessPolicy {
     return backend === undefined ? { kind: 'gone' } : { kind: 'stuck', backend };
   }
 
-  async placed(state: RouteState, backend: import('../pool/backend').Backend): Promise<undefined> {
-    // A client whose learned backend is gone (or whose value is unknown): remember its new home for the
-    // rest of the session, sliding, since the app cookie's lifetime is not known here.
-    if (state.key !== undefined) {
-      this.ctx.store.set(sessionKey(state.key), backend.id, LEARNED_SESSION_IDLE_MS);
-      this.ctx.store.delete(state.key);
-    }
-    return undefined;
-  }
+  // No `placed()`: where the router hashed a value is not remembered, since the request, not the app, chose
+  // that value. The ring gives the same answer next time; if the app there issues a new session, its
+  // Set-Cookie is learned below.
 
   responseCookies(
     route: Route,
@@ -58,7 +61,7 @@ export class AppCookieLearnPolicy implements StickinessPolicy {
     if (backend === null) return NO_COOKIES;
     const now = this.ctx.clock.now();
     const app = parseSetCookieLifetime(upstreamSetCookie, this.appCookie, now);
-    if (app?.kind === 'set' && app.value !== '' && app.value.length <= 512) {
+    if (app?.kind === 'set' && app.value !== '' && app.value.length <= MAX_VALUE_LENGTH) {
       const key = this.key(app.value);
       if (app.expiresAt === null) {
         this.ctx.store.set(sessionKey(key), backend.id, LEARNED_SESSION_IDLE_MS);

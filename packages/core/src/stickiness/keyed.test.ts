@@ -5,6 +5,8 @@ import type { StickinessOptions } from '../config/options';
 import { createStickyRouter, type StickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { request } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import type { RouteRequest } from '../types';
 import { stickinessKey } from './keyed';
 
@@ -13,14 +15,14 @@ const MINUTE = 60_000;
 
 function setup(stickiness: StickinessOptions) {
   const clock = new FakeClock();
-  const router = createStickyRouter({ backends: BACKENDS, stickiness, clock });
+  const router = createStickyRouter(withTestHooks({ backends: BACKENDS, stickiness }, { clock }));
   return { clock, router };
 }
 
 async function visit(router: StickyRouter, req: RouteRequest) {
   const route = await router.route(req);
-  expect(router.responseCookies(route)).toEqual([]);
-  router.release(route);
+  expect(steps(router).responseCookies(route)).toEqual([]);
+  steps(router).release(route);
   return route;
 }
 

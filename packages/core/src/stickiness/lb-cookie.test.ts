@@ -7,6 +7,8 @@ import { BalancerCookieCodec } from '../cookie/balancer-cookie-codec';
 import { createStickyRouter, type StickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { cookieAttributes, cookiePair, request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 
 const SECRET = 'lb-cookie-test-secret-0123456789';
 const BACKENDS = [
@@ -18,15 +20,17 @@ const MINUTE = 60_000;
 
 function setup(stickiness: StickinessOptions = { type: 'lb-cookie' }) {
   const clock = new FakeClock();
-  const router = createStickyRouter({ backends: BACKENDS, stickiness, secret: SECRET, clock });
+  const router = createStickyRouter(
+    withTestHooks({ backends: BACKENDS, stickiness, secret: SECRET }, { clock }),
+  );
   return { clock, router };
 }
 
 /** One request-response round trip: routes, collects the balancer cookies, releases. */
 async function visit(router: StickyRouter, cookie?: string) {
   const route = await router.route(cookie === undefined ? request() : withCookie(cookie));
-  const setCookies = router.responseCookies(route);
-  router.release(route);
+  const setCookies = steps(router).responseCookies(route);
+  steps(router).release(route);
   return { route, setCookies, cookie: setCookies.length > 0 ? cookiePair(setCookies) : undefined };
 }
 

@@ -44,6 +44,12 @@ export interface PolicyContext {
 export interface StickinessPolicy {
   /** How new clients of this policy are placed: by consistent hashing of their key, or by the algorithm. */
   readonly placement: 'hash' | 'balance';
+  /**
+   * With `placement: 'hash'`: whether the ring's load bound applies (the default). Keyed policies record the
+   * placement in the store, so the bound spreads bursts safely; learn mode records nothing and needs the pure
+   * ring, which every gateway computes alike whatever its load.
+   */
+  readonly hashLoadBound?: boolean;
   /** Finds the backend a request is stuck to. Must not throw. */
   lookup(req: RouteRequest, state: RouteState): Lookup | Promise<Lookup>;
   /**

@@ -4,6 +4,8 @@
 import { createStickyRouter } from '../router';
 import { FakeClock } from '../testing/fake-clock';
 import { cookiePair, request, withCookie } from '../testing/requests';
+import { steps } from '../testing/router-steps';
+import { withTestHooks } from '../testing-hooks';
 import { MemoryStore } from './memory-store';
 
 describe('MemoryStore', () => {
@@ -129,18 +131,20 @@ describe('memory per client', () => {
     const secret = 'store-test-secret-0123456789';
     const clock = new FakeClock();
     for (const stickiness of [{ type: 'lb-cookie' }, { type: 'app-cookie', appCookie: 'SID' }] as const) {
-      const router = createStickyRouter({ backends, stickiness, secret, clock });
+      const router = createStickyRouter(withTestHooks({ backends, stickiness, secret }, { clock }));
       for (let i = 0; i < 1_000; i++) {
         const route = await router.route(request({ ip: `10.9.${i >> 8}.${i & 255}` }));
-        const set = router.responseCookies(route, `SID=s${i}; Max-Age=600`);
-        router.release(route);
-        router.release(await router.route(withCookie(`SID=s${i}; ${cookiePair(set)}`)));
+        const set = steps(router).responseCookies(route, `SID=s${i}; Max-Age=600`);
+        steps(router).release(route);
+        steps(router).release(await router.route(withCookie(`SID=s${i}; ${cookiePair(set)}`)));
       }
       expect(router.stats().storeEntries).toBe(0);
     }
-    const keyed = createStickyRouter({ backends, stickiness: { type: 'source-ip' }, clock, storeSize: 500 });
+    const keyed = createStickyRouter(
+      withTestHooks({ backends, stickiness: { type: 'source-ip' }, storeSize: 500 }, { clock }),
+    );
     for (let i = 0; i < 1_000; i++)
-      keyed.release(await keyed.route(request({ ip: `10.9.${i >> 8}.${i & 255}` })));
+      steps(keyed).release(await keyed.route(request({ ip: `10.9.${i >> 8}.${i & 255}` })));
     const stats = keyed.stats();
     expect(stats.storeEntries).toBe(500);
     expect(stats.backends.reduce((sum, b) => sum + (b.stuckClients ?? 0), 0)).toBe(500);

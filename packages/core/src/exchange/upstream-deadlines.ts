@@ -1,5 +1,6 @@
-// Upstream deadlines for adapters whose proxy engine has no "response headers within N ms" of its own
-// (http-proxy-middleware): one interval watches every request in flight, instead of a timer per request.
+// Upstream deadlines: no response headers within `timeout` of sending an attempt (its body included, however
+// slowly the client sends it) is a 504. One interval watches every attempt in flight, instead of a timer
+// per request; the engines' own timeouts do not serve (undici's headersTimeout stops while a body is sent).
 //
 // Requests are dropped into the bucket of the current period (a plain array; the item remembers its slot),
 // and a bucket expires as a whole `timeoutMs` after its period closed, so a deadline fires up to two periods
@@ -8,10 +9,11 @@
 // a timer per request allocates and links a Timeout every request, and a Map keyed by the request kept
 // requests alive into the old generation (every scavenge promoted megabytes, and full collections followed).
 
-const kBucket = Symbol('stickyroute.deadlineBucket');
-const kSlot = Symbol('stickyroute.deadlineSlot');
+export const kBucket = Symbol('stickyroute.deadlineBucket');
+export const kSlot = Symbol('stickyroute.deadlineSlot');
 
-type Watched = { [kBucket]?: Bucket<Watched> | undefined; [kSlot]?: number };
+/** The two slots a watched item gets: an item class that declares them in its constructor keeps one shape. */
+export type Watched = { [kBucket]?: Bucket<Watched> | undefined; [kSlot]?: number };
 type Bucket<T> = (T | undefined)[];
 
 /** Watches deadlines of `timeoutMs` from `watch()`; calls `expired(item)` once for each one not met. */

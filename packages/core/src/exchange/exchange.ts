@@ -1,0 +1,266 @@
+// One request through the gateway, start to finish, written once for every adapter: route → 503, or send
+// with the router's upstream headers under a deadline → the upstream's answer gets the balancer cookies →
+// on failure, send again (elsewhere, the body replayed) or answer 502/504 → release exactly once, when the
+// client's side is over. WebSocket upgrades are exchanges too (the core's own UpgradeEngine), so a 101 gets
+// the balancer cookie and a refused first pick is retried like any request.
+//
+// The adapter's engine does what only it can: send to the origin the exchange names, write a reply the
+// exchange gives, abort an attempt. It reports what it sees: the upstream's response headers
+// (`responseCookies`/`responseHeaders`), a failure (`failed`), the client's side closing (`closed`).
+// The exchange is also the RouteRequest the router reads, so a request costs one object here.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { classifyUpstreamError, upstreamTimeoutError } from '../health/upstream-failure';
+import type { FailoverDecision } from '../routing/failover-policy';
+import type { Routing } from '../routing/routing';
+import type { Reply, Route, RouteRequest } from '../types';
+import { copyDownstreamHeaders } from './hop-by-hop';
+import type { RequestBody } from './request-body';
+import { kBucket, kSlot, type UpstreamDeadlines, type Watched } from './upstream-deadlines';
+
+/** What an engine does for an exchange. `C` is the adapter's handle on the client (its response, say). */
+export interface ExchangeEngine<C> {
+  /** Send `exchange.route` (an attempt; after a failure, another one) to `exchange.route.backend`. */
+  send(exchange: Exchange<C>): void;
+  /** Answer the client with the gateway's reply; if a response already began, cut the connection instead. */
+  reply(exchange: Exchange<C>, reply: Reply): void;
+  /** Stop the attempt in flight; the engine then reports `failed(reason)` (or nothing, if it was over). */
+  abort(exchange: Exchange<C>, reason?: Error): void;
+}
+
+/** What an adapter knows about a request, in the core's terms. */
+export interface RequestFacts extends RouteRequest {
+  /**
+   * The request's body: the client's stream (replayed on a retry from a bounded copy), or the bytes a body
+   * parser already read (sent with their own Content-Length). Ignored when the headers announce no body.
+   */
+  body?: Readable | Buffer | string;
+}
+
+/** Response headers for the client: as node parses them, but Set-Cookie may be one string. */
+export type ClientHeaders = Omit<IncomingHttpHeaders, 'set-cookie'> & { 'set-cookie'?: string | string[] };
+
+/** What every exchange of one gateway shares. */
+export interface ExchangeContext {
+  routing: Routing;
+  deadlines: UpstreamDeadlines<Exchange<unknown>>;
+  /** Makes the replayable body of a streamed request. */
+  body(source: Readable): RequestBody;
+}
+
+enum Phase {
+  Routing = 0,
+  Sending = 1,
+  Answered = 2,
+  Over = 3,
+}
+
+export class Exchange<C = unknown> implements RouteRequest, Watched {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly ip: string;
+  readonly remoteAddress: string | undefined;
+  readonly secure: boolean;
+  /** The route in use: null while routing; a retry replaces it. */
+  route: Route | null = null;
+  /** The engine's handle on the attempt in flight (its upstream request), for abort and failure reports. */
+  attempt: unknown = undefined;
+  [kBucket]: Watched[typeof kBucket] = undefined;
+  [kSlot] = 0;
+  private phase = Phase.Routing;
+  private clientGone = false;
+  private timedOut = false;
+  private readonly body: RequestBody | null;
+  private readonly bytes: Buffer | null;
+
+  constructor(
+    private readonly context: ExchangeContext,
+    private readonly engine: ExchangeEngine<C>,
+    facts: RequestFacts,
+    /** The adapter's handle on the client, for its engine. */
+    readonly client: C,
+  ) {
+    this.method = facts.method;
+    this.url = facts.url;
+    this.headers = facts.headers as IncomingHttpHeaders;
+    this.ip = facts.ip;
+    this.remoteAddress = facts.remoteAddress;
+    this.secure = facts.secure;
+    const source = facts.body;
+    if (source === undefined || !announcesBody(this.headers)) {
+      this.body = null;
+      this.bytes = null;
+    } else if (typeof source === 'string' || Buffer.isBuffer(source)) {
+      this.body = null;
+      this.bytes = typeof source === 'string' ? Buffer.from(source) : source;
+    } else {
+      this.body = context.body(source);
+      this.bytes = null;
+    }
+  }
+
+  /** Routes the request and sends it (or answers 503). */
+  start(): void {
+    const route = this.context.routing.routeNow(this);
+    if (route instanceof Promise) route.then((route) => this.routed(route));
+    else this.routed(route);
+  }
+
+  /**
+   * The body for the attempt being sent: null without one, the parser's bytes, or a stream that replays
+   * what earlier attempts took (undici and http-proxy take either).
+   */
+  attemptBody(): Readable | Buffer | null {
+    if (this.bytes !== null) return this.bytes;
+    return this.body === null ? null : this.body.attempt();
+  }
+
+  /**
+   * The headers the route adds upstream (X-Forwarded-*, x-sticky-rerouted), and a Content-Length of their own
+   * for bytes a body parser read (the client's may count what the parser decoded).
+   */
+  get forwardHeaders(): Record<string, string> {
+    const headers = this.route!.upstreamHeaders;
+    return this.bytes === null ? headers : { ...headers, 'content-length': String(this.bytes.length) };
+  }
+
+  /** The client sent `Connection: close`: the response says so too. */
+  get clientAskedClose(): boolean {
+    const connection = this.headers.connection;
+    return connection !== undefined && connection !== 'keep-alive' && /\bclose\b/i.test(connection);
+  }
+
+  // ---- what the engine reports ----
+
+  /**
+   * The upstream answered (status and headers): the balancer's Set-Cookie lines for the response, to go
+   * after the app's own (`setCookie`). Records the success and ends the deadline.
+   */
+  responseCookies(setCookie: string | readonly string[] | undefined): readonly string[] {
+    this.context.deadlines.unwatch(this);
+    this.phase = Phase.Answered;
+    this.body?.release();
+    const routing = this.context.routing;
+    const route = this.route!;
+    routing.succeeded(route);
+    return routing.responseCookies(route, setCookie, this);
+  }
+
+  /**
+   * `responseCookies` for engines that hand the client an object of headers: a copy without hop-by-hop
+   * headers, the balancer's cookies after the app's (a lone string when they are the only ones: node
+   * validates an array by joining it on V8's slow RegExp path), `Connection: close` when the client asked.
+   * A copy, because deleting from the parse would turn it into a slower dictionary for every later walk.
+   */
+  responseHeaders(headers: IncomingHttpHeaders, dropFraming = false): ClientHeaders {
+    const out: ClientHeaders = copyDownstreamHeaders(headers, dropFraming ? DROP_FRAMING : NO_OPTIONS);
+    const appCookies = out['set-cookie'];
+    const cookies = this.responseCookies(appCookies);
+    if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
+    if (this.clientAskedClose) out.connection = 'close';
+    return out;
+  }
+
+  /**
+   * The attempt failed. `reusedConnection`: it went out on a kept-alive connection that had served earlier
+   * requests (node's `req.reusedSocket`, undici's byte counts), so a reset is most likely that connection's
+   * idle timeout, not the backend failing.
+   */
+  failed(error: unknown, reusedConnection = false): void {
+    if (this.clientGone || this.phase === Phase.Over || this.route === null) return;
+    this.context.deadlines.unwatch(this);
+    // The client cut its own upload short: not the upstream's fault, and nobody is left to answer.
+    if (this.body?.broken) return;
+    const kind = this.timedOut ? 'timeout' : classifyUpstreamError(error);
+    this.timedOut = false;
+    const decision = this.context.routing.failover(this.route, {
+      kind,
+      responseStarted: this.phase === Phase.Answered,
+      bodySent: this.bytes !== null || this.body?.started === true,
+      bodyReplayable: this.body === null || this.body.replayable,
+      reusedConnection,
+    });
+    if (decision instanceof Promise) decision.then((d) => this.decided(d));
+    else this.decided(decision);
+  }
+
+  /** The client's side is over: `finished` (the response was sent in full) or gone. Releases once. */
+  closed(finished: boolean): void {
+    if (this.clientGone) return;
+    this.clientGone = true;
+    this.context.deadlines.unwatch(this);
+    if (!finished && (this.phase === Phase.Sending || this.phase === Phase.Answered)) this.engine.abort(this);
+    this.phase = Phase.Over;
+    if (this.route !== null) this.context.routing.release(this.route);
+  }
+
+  /** The deadline passed without response headers: the attempt is aborted and reads as a timeout. */
+  expired(): void {
+    if (this.phase !== Phase.Sending) return;
+    this.timedOut = true;
+    this.engine.abort(this, upstreamTimeoutError());
+  }
+
+  // ---- the sequence ----
+
+  private routed(route: Route): void {
+    this.route = route;
+    if (this.clientGone) this.context.routing.release(route);
+    else if (route.backend === null) this.answer(this.context.routing.reply(503));
+    else this.send();
+  }
+
+  private send(): void {
+    this.phase = Phase.Sending;
+    this.context.deadlines.watch(this);
+    try {
+      this.engine.send(this);
+    } catch (error) {
+      // An engine that throws while building the request (a header node refuses) has sent nothing.
+      this.failed(error);
+    }
+  }
+
+  private decided(decision: FailoverDecision): void {
+    if (decision.retry !== undefined) {
+      this.route = decision.retry;
+      if (this.clientGone) this.context.routing.release(decision.retry);
+      else this.send();
+    } else if (!this.clientGone) this.answer(decision.reply);
+  }
+
+  private answer(reply: Reply): void {
+    this.phase = Phase.Over;
+    // A body still arriving would keep the connection busy for nothing: the answer closes it.
+    const unread = this.body !== null && !this.body.complete;
+    this.engine.reply(
+      this,
+      unread ? { ...reply, headers: { ...reply.headers, connection: 'close' } } : reply,
+    );
+  }
+}
+
+/** A body was (or is being) sent: Content-Length other than 0, or any Transfer-Encoding. */
+export function announcesBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * The app's Set-Cookie, then the balancer's, in a new array (no `concat`: a slow runtime call in V8); a lone
+ * balancer cookie is answered as a string.
+ */
+export function appendCookies(
+  app: string | readonly string[] | number | undefined,
+  balancer: readonly string[],
+): string | string[] {
+  if (app === undefined && balancer.length === 1) return balancer[0]!;
+  const all = app === undefined ? [] : typeof app === 'object' ? app.slice() : [String(app)];
+  for (const cookie of balancer) all.push(cookie);
+  return all;
+}
+
+const NO_OPTIONS = {};
+const DROP_FRAMING = { dropFraming: true } as const;

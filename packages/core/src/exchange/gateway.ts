@@ -1,0 +1,86 @@
+// What an adapter makes once: the router (the user's `middleware.router`) and the exchanges that carry its
+// requests and WebSocket upgrades. `serve` runs one request through the adapter's engine; `upgrade` runs a
+// WebSocket upgrade through the core's own engine; `close` ends what is in flight.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import type { StickyOptions } from '../config/options';
+import { httpProbe } from '../health/active-health-checker';
+import { routingOf, StickyRouter } from '../router';
+import type { RouteRequest } from '../types';
+import { Exchange, type ExchangeContext, type ExchangeEngine, type RequestFacts } from './exchange';
+import { DEFAULT_RETRY_BUFFER_BYTES, RequestBody } from './request-body';
+import { type UpgradeClient, UpgradeEngine } from './upgrade-engine';
+import { UpstreamDeadlines } from './upstream-deadlines';
+
+export interface GatewaySetup {
+  /** The adapter's own option names (`prefix`, `tls`…), accepted beside the core's. */
+  ownOptions?: readonly string[];
+  /** TLS for https backends (a private CA, say): used by upgrades and active health checks alike. */
+  tls?: ConnectionOptions;
+  /** Bytes of a request body kept for a retry (default 1 MiB). */
+  retryBufferBytes?: number;
+}
+
+export class Gateway {
+  readonly router: StickyRouter;
+  private readonly context: ExchangeContext;
+  private readonly upgrades: UpgradeEngine;
+  /** Upgrades in flight or tunnelled: closing the gateway ends them (they outlive any HTTP server's close). */
+  private readonly open = new Set<Exchange<UpgradeClient>>();
+
+  constructor(options: StickyOptions, setup: GatewaySetup = {}) {
+    this.router = new StickyRouter(options, {
+      extraOptionKeys: setup.ownOptions,
+      probe: httpProbe(setup.tls),
+    });
+    this.upgrades = new UpgradeEngine(setup.tls);
+    const routing = routingOf(this.router);
+    const limit = setup.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES;
+    this.context = {
+      routing,
+      deadlines: new UpstreamDeadlines<Exchange>(routing.timeoutMs, (exchange) => exchange.expired()),
+      body: (source: Readable) => new RequestBody(source, limit),
+    };
+  }
+
+  /** An exchange for one request, not yet started (an adapter may need to find it from its engine first). */
+  exchange<C>(engine: ExchangeEngine<C>, facts: RequestFacts, client: C): Exchange<C> {
+    return new Exchange(this.context, engine, facts, client);
+  }
+
+  /** Runs one request through `engine`: route, send, answer, release. */
+  serve<C>(engine: ExchangeEngine<C>, facts: RequestFacts, client: C): Exchange<C> {
+    const exchange = new Exchange(this.context, engine, facts, client);
+    exchange.start();
+    return exchange;
+  }
+
+  /**
+   * A WebSocket upgrade (`server.on('upgrade', …)`), routed by the same rules as the request would be;
+   * `facts` is the client as the framework sees it (its IP, HTTPS).
+   */
+  upgrade(_req: IncomingMessage, socket: Duplex, head: Buffer, facts: RouteRequest): void {
+    // A client that resets mid-handshake must not crash the gateway; 'close' ends the exchange.
+    socket.on('error', () => socket.destroy());
+    const exchange = new Exchange<UpgradeClient>(this.context, this.upgrades, facts, {
+      socket,
+      head,
+      tunnel: null,
+    });
+    this.open.add(exchange);
+    socket.once('close', () => {
+      this.open.delete(exchange);
+      exchange.closed(false);
+    });
+    exchange.start();
+  }
+
+  /** Stops the router's timers and ends the upgrades in flight; the engine closes its own connections. */
+  async close(): Promise<void> {
+    this.context.deadlines.close();
+    for (const exchange of this.open) exchange.client.socket.destroy();
+    await this.router.close();
+  }
+}

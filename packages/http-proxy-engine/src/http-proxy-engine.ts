@@ -1,0 +1,160 @@
+// Sends an exchange's attempts with http-proxy-middleware (v3), hooked where DESIGN.md's "Traps in the proxy
+// engines" say: keep-alive agents (HPM sends `Connection: close` without one), TLS verified, our own error
+// handler (its default turns ECONNREFUSED into a 504), and the response's headers rewritten in 'proxyRes',
+// before http-proxy copies them with `res.setHeader` (which replaces, so the balancer's cookies must be
+// appended there).
+//
+// HPM runs with `ejectPlugins` and these handlers as its one plugin: its logger plugin builds a URL and a log
+// line per response for a logger that prints nothing, its debug plugin adds two listeners per request. What
+// they guard against is covered: every error has our handler, and a client that goes away cuts the upstream
+// request (the exchange aborts it).
+//
+// HPM asks its `router` for the target, and copies its options (where http-proxy finds the body to send, as
+// `buffer`), synchronously inside the proxy call: both come from the exchange being sent. The target object
+// carries the exchange to http-proxy's events, and the upstream request (a plain ClientRequest) carries it
+// on to the response. Nothing is added to the client's request or response: a property added to node's (or
+// Express's) http objects gives them another V8 map, and node's own code that reads them turns megamorphic.
+
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import {
+  type Exchange,
+  type ExchangeEngine,
+  prepareUpstreamHeaders,
+  type Reply,
+  writeReply,
+} from '@stickyroute/core/adapter';
+import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
+
+type HttpExchange = Exchange<ServerResponse>;
+
+const kExchange = Symbol('stickyroute.exchange');
+const kClient = Symbol('stickyroute.client');
+const kCarried = Symbol('stickyroute.carried');
+type UpstreamRequest = ClientRequest & { [kExchange]?: HttpExchange };
+type UpstreamResponse = IncomingMessage & { req?: UpstreamRequest; [kClient]?: ServerResponse };
+
+/** What http-proxy reads of its `target` option, as `url.parse` gives it for a backend's origin. */
+interface HttpProxyTarget {
+  protocol: string;
+  host: string;
+  hostname: string;
+  port: string;
+  path: string;
+  [kCarried]: HttpExchange;
+}
+
+/** The body went upstream whole: the exchange replaces the client's framing with a Content-Length. */
+const REFRAMED = { dropFraming: true } as const;
+
+/** An upstream that dies mid-body must not leave the client waiting for the rest. */
+function upstreamClosed(this: UpstreamResponse): void {
+  if (!this.complete) this[kClient]?.destroy();
+}
+
+export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true }),
+    https: new https.Agent({ keepAlive: true }),
+  };
+  private readonly proxies: Record<string, RequestHandler>;
+  /** The exchange of the proxy call under way, and its body: HPM reads both inside that call. */
+  private pending: HttpExchange | undefined;
+  private pendingBody: Readable | undefined;
+
+  constructor() {
+    this.proxies = { 'http:': this.makeProxy(false), 'https:': this.makeProxy(true) };
+  }
+
+  send(exchange: HttpExchange): void {
+    const res = exchange.client;
+    const body = exchange.attemptBody();
+    prepareUpstreamHeaders(exchange.headers, exchange.forwardHeaders, Buffer.isBuffer(body) ? REFRAMED : {});
+    exchange.attempt = undefined;
+    this.pending = exchange;
+    this.pendingBody = body === null ? undefined : Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    try {
+      void this.proxies[exchange.route!.backend!.url.protocol]!(res.req, res, (error?: unknown) =>
+        exchange.failed(error ?? new Error('http-proxy-middleware did not proxy')),
+      );
+    } finally {
+      this.pending = undefined;
+      this.pendingBody = undefined;
+    }
+  }
+
+  reply(exchange: HttpExchange, reply: Reply): void {
+    writeReply(exchange.client, reply);
+  }
+
+  abort(exchange: HttpExchange, reason?: Error): void {
+    (exchange.attempt as ClientRequest | undefined)?.destroy(reason);
+  }
+
+  /** Closes the upstream connections, those in use included. */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private makeProxy(tls: boolean): RequestHandler {
+    const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
+      proxyServer.on('proxyReq', (proxyReq, _req, _res, options) => {
+        const exchange = carriedBy(options.target);
+        if (exchange === undefined) return;
+        (proxyReq as UpstreamRequest)[kExchange] = exchange;
+        exchange.attempt = proxyReq;
+      });
+      proxyServer.on('proxyRes', (proxyRes, _req, res) => {
+        const exchange = (proxyRes as UpstreamResponse).req?.[kExchange];
+        if (exchange === undefined) return;
+        // http-proxy copies them with res.setHeader, which takes a lone Set-Cookie string too.
+        proxyRes.headers = exchange.responseHeaders(proxyRes.headers) as IncomingMessage['headers'];
+        (proxyRes as UpstreamResponse)[kClient] = res;
+        proxyRes.on('close', upstreamClosed);
+      });
+      proxyServer.on('error', (error, _req, target, url) => {
+        const exchange = carriedBy(url);
+        if (exchange === undefined) return void (target as { destroy?: () => void } | undefined)?.destroy?.();
+        exchange.failed(error, (exchange.attempt as ClientRequest | undefined)?.reusedSocket === true);
+      });
+    };
+    const engine = this;
+    return createProxyMiddleware<IncomingMessage, ServerResponse>({
+      // An object, not the origin string, which http-proxy would parse as a URL on every request.
+      router: () => (engine.pending === undefined ? undefined : (targetOf(engine.pending) as never)),
+      // Read when HPM copies its options for the request: the exchange's body for this attempt.
+      get buffer() {
+        return engine.pendingBody;
+      },
+      // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
+      changeOrigin: tls,
+      secure: true,
+      xfwd: false, // the route's upstream headers carry X-Forwarded-*, from the framework's notion of the client
+      agent: tls ? this.agents.https : this.agents.http,
+      ejectPlugins: true,
+      plugins: [handlers],
+    });
+  }
+}
+
+/** The exchange's backend as http-proxy reads its target (node:http wants an IPv6 host without brackets). */
+function targetOf(exchange: HttpExchange): HttpProxyTarget {
+  const url = exchange.route!.backend!.url;
+  return {
+    protocol: url.protocol,
+    host: url.host,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port,
+    path: '/',
+    [kCarried]: exchange,
+  };
+}
+
+/** The exchange a target carries, if `target` is one of ours. */
+function carriedBy(target: unknown): HttpExchange | undefined {
+  return typeof target === 'object' && target !== null
+    ? (target as Partial<HttpProxyTarget>)[kCarried]
+    : undefined;
+}

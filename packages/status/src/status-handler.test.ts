@@ -5,11 +5,11 @@
 
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { FakeClock } from '@stickyroute/core/testing';
 import { createStickyHandler, type StickyHandler } from '@stickyroute/node';
 import { Registry } from 'prom-client';
 import { HttpClient, type HttpResult, send } from '../../../test/support/http-client';
 import { type LegacyApp, startLegacyApps } from '../../../test/support/legacy-app';
-import { FakeClock } from '../../core/src/testing/fake-clock';
 import { createStatusHandler, type StatusHandler, type StatusHandlerOptions } from './index';
 import { createStatusMetrics, loadPromClient } from './status-metrics';
 

@@ -12,7 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { type NormalizedStickiness, StickyConfigError, type StickyRouter } from '@stickyroute/core';
+import {
+  type NormalizedStickiness,
+  type RouterEvents,
+  StickyConfigError,
+  type StickyRouter,
+} from '@stickyroute/core';
 import {
   type AllowBackends,
   compileBackendCheck,
@@ -121,13 +126,14 @@ export function createStatusHandler(options: StatusHandlerOptions): StatusHandle
   const history = new TrafficHistory(SAMPLE_INTERVAL_MS, HISTORY_MS);
   const reroutes = new Map<string, Map<string, number>>();
   const retries = new Map<string, number>();
-  const onReroute = (event: { from: string | null; why: string }) => {
+  const onReroute = (event: RouterEvents['reroute']) => {
     const from = event.from ?? '';
     const byWhy = reroutes.get(from) ?? new Map<string, number>();
     byWhy.set(event.why, (byWhy.get(event.why) ?? 0) + 1);
     reroutes.set(from, byWhy);
   };
-  const onRetry = (event: { from: string }) => retries.set(event.from, (retries.get(event.from) ?? 0) + 1);
+  const onRetry = (event: RouterEvents['retry']) =>
+    retries.set(event.from, (retries.get(event.from) ?? 0) + 1);
   router.on('reroute', onReroute);
   router.on('retry', onRetry);
 

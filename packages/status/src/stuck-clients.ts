@@ -3,47 +3,25 @@
 // In the cookie modes the core keeps no memory per client (the signed cookie is the state), so it cannot
 // count them; this observer does, from the router's events alone (`stuck`, `placed`, `cookie`): a client
 // counts once it comes back with a valid balancer cookie (a client that drops cookies never sticks), until
-// the cookie's server-side expiry, its deletion, or its move to another backend. A client is its IP, its
-// User-Agent and the `born` date inside its cookie, so two browsers behind one address count twice. In the
+// the cookie's server-side expiry or its deletion; a client moved to another backend moves with its entry.
+// A client is its IP, its User-Agent and the `born` date inside its cookie, so two browsers behind one
+// address count twice. In the
 // keyed modes (source-ip, header, query, learn) the core's memory store counts clients and that count is used.
 // Bounded: at most `maxClients` entries, the least recently seen go first.
 
-import type { RouteRequest, StickyRouter } from '@stickyroute/core';
+import type { RouteRequest, RouterEvents, StickyRouter } from '@stickyroute/core';
 
 /** A session cookie (expires 0) is counted for this long after the client was last seen. */
 const SESSION_COOKIE_IDLE_MS = 20 * 60_000;
 
-// The router's per-request events, as the core announces them (RouterEvents in @stickyroute/core).
-interface StuckEvent {
-  backend: string;
-  reason: 'sticky' | 'learned';
-  request: RouteRequest;
-  born?: number;
-  expires?: number;
-}
-interface PlacedEvent {
-  backend: string;
-  request: RouteRequest;
-}
-interface CookieEvent {
-  backend: string;
-  action: 'issued' | 'deleted';
-  request: RouteRequest;
-  born?: number;
-  expires?: number;
-}
-
 interface Client {
   backend: string;
-  identity: string;
   /** Epoch ms after which the client no longer counts. */
   expiresAt: number;
 }
 
 export class StuckClients {
   private readonly clients = new Map<string, Client>();
-  /** The keys of each IP + User-Agent, to forget a client's old cookie when it moves. */
-  private readonly byIdentity = new Map<string, Set<string>>();
   /** What each request in flight was: its client's key when stuck, null when newly placed. */
   private readonly requests = new WeakMap<RouteRequest, string | null>();
   private readonly unsubscribe: () => void;
@@ -52,9 +30,9 @@ export class StuckClients {
     private readonly router: StickyRouter,
     private readonly options: { maxClients?: number; now?: () => number } = {},
   ) {
-    const onStuck = (event: StuckEvent) => this.stuck(event);
-    const onPlaced = (event: PlacedEvent) => this.requests.set(event.request, null);
-    const onCookie = (event: CookieEvent) => this.cookie(event);
+    const onStuck = (event: RouterEvents['stuck']) => this.stuck(event);
+    const onPlaced = (event: RouterEvents['placed']) => this.requests.set(event.request, null);
+    const onCookie = (event: RouterEvents['cookie']) => this.cookie(event);
     const onStickiness = () => this.clear();
     router.on('stuck', onStuck);
     router.on('placed', onPlaced);
@@ -85,7 +63,7 @@ export class StuckClients {
     ) {
       const now = this.now();
       for (const [key, client] of this.clients) {
-        if (client.expiresAt <= now) this.forget(key);
+        if (client.expiresAt <= now) this.clients.delete(key);
         else counts.set(client.backend, (counts.get(client.backend) ?? 0) + 1);
       }
       return counts;
@@ -104,51 +82,34 @@ export class StuckClients {
   }
 
   /** A client came back with a valid cookie (cookie modes carry its dates; keyed modes are the store's). */
-  private stuck(event: StuckEvent): void {
+  private stuck(event: RouterEvents['stuck']): void {
     if (event.born === undefined) return;
-    const identity = this.identity(event.request);
-    const key = `${identity} ${event.born}`;
-    this.remember(key, identity, event.backend, event.expires ?? 0);
+    const key = `${this.identity(event.request)} ${event.born}`;
+    this.remember(key, event.backend, event.expires ?? 0);
     this.requests.set(event.request, key);
   }
 
   /** The response carries a balancer cookie: a stuck client's expiry slides, it moved, or its cookie is deleted. */
-  private cookie(event: CookieEvent): void {
+  private cookie(event: RouterEvents['cookie']): void {
     const previous = this.requests.get(event.request);
     if (previous === null) return; // a new client: counted when it comes back with the cookie
-    const identity = this.identity(event.request);
-    if (previous === undefined) {
-      // Neither stuck nor placed: the client was moved (its backend is gone or down, or failed), so its old
-      // cookie is dead; it was known by that cookie's date, which is no longer at hand.
-      for (const key of [...(this.byIdentity.get(identity) ?? [])]) this.forget(key);
-    } else this.forget(previous);
+    // Neither stuck nor placed (undefined): the client was moved off a backend that is gone, down or failed.
+    // Its new cookie keeps the old one's dates, so under the same key its entry moves to the new backend.
+    if (previous !== undefined) this.clients.delete(previous);
     if (event.action === 'deleted' || event.born === undefined) return;
-    this.remember(`${identity} ${event.born}`, identity, event.backend, event.expires ?? 0);
+    this.remember(`${this.identity(event.request)} ${event.born}`, event.backend, event.expires ?? 0);
   }
 
   /** `expires`: the cookie's server-side expiry in epoch seconds, 0 for a browser-session cookie. */
-  private remember(key: string, identity: string, backend: string, expires: number): void {
+  private remember(key: string, backend: string, expires: number): void {
     const expiresAt = expires > 0 ? expires * 1000 : this.now() + SESSION_COOKIE_IDLE_MS;
-    this.forget(key); // re-inserted last: the least recently seen are evicted first
-    this.clients.set(key, { backend, identity, expiresAt });
-    const keys = this.byIdentity.get(identity);
-    if (keys === undefined) this.byIdentity.set(identity, new Set([key]));
-    else keys.add(key);
+    this.clients.delete(key); // re-inserted last: the least recently seen are evicted first
+    this.clients.set(key, { backend, expiresAt });
     if (this.clients.size > (this.options.maxClients ?? 10_000))
-      this.forget(this.clients.keys().next().value!);
-  }
-
-  private forget(key: string): void {
-    const client = this.clients.get(key);
-    if (client === undefined) return;
-    this.clients.delete(key);
-    const keys = this.byIdentity.get(client.identity);
-    keys?.delete(key);
-    if (keys?.size === 0) this.byIdentity.delete(client.identity);
+      this.clients.delete(this.clients.keys().next().value!);
   }
 
   private clear(): void {
     this.clients.clear();
-    this.byIdentity.clear();
   }
 }

@@ -5,8 +5,8 @@
 // counts once it comes back with a valid balancer cookie (a client that drops cookies never sticks), until
 // the cookie's server-side expiry or its deletion; a client moved to another backend moves with its entry.
 // A client is its IP, its User-Agent and the `born` date inside its cookie, so two browsers behind one
-// address count twice. In the
-// keyed modes (source-ip, header, query, learn) the core's memory store counts clients and that count is used.
+// address count twice. In the keyed modes (source-ip, header, query, learn) the core's memory store counts
+// clients and that count is used.
 // Bounded: at most `maxClients` entries, the least recently seen go first.
 
 import type { RouteRequest, RouterEvents, StickyRouter } from '@stickyroute/core';

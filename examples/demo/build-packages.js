@@ -47,7 +47,13 @@ function isStale(name, types) {
   ].map((file) => join(dir, 'dist', file));
   if (!outputs.every((file) => existsSync(file))) return true;
   const built = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
-  return newestMtime(join(dir, 'src')) > built || statSync(join(dir, 'package.json')).mtimeMs > built;
+  // Private workspace packages (the shared proxy engines) are bundled in: their sources count as this one's.
+  const bundled = Object.entries(JSON.parse(manifest).devDependencies ?? {})
+    .filter(([dep, range]) => range.startsWith('workspace:') && dep.startsWith('@stickyroute/'))
+    .map(([dep]) => join(ROOT, 'packages', dep.slice('@stickyroute/'.length), 'src'))
+    .filter((src) => existsSync(src));
+  const sources = [join(dir, 'src'), ...bundled];
+  return Math.max(...sources.map(newestMtime)) > built || statSync(join(dir, 'package.json')).mtimeMs > built;
 }
 
 /** Runs the package's own `build` script as `pnpm run build` would: in its folder, the workspace's bins on PATH. */

@@ -18,4 +18,4 @@ export type { BackendPool, DrainOptions, PoolEvents, RemoveReason } from './pool
 export { createStickyRouter, type RouterStats, StickyRouter } from './router';
 export type { RequestCounts } from './stats/request-counts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
-export type { Clock, Duration, Route, RouteReason, RouteRequest, StickyStore } from './types';
+export type { Clock, Duration, DurationUnit, Route, RouteReason, RouteRequest, StickyStore } from './types';

@@ -112,6 +112,13 @@ export class StickyRouter extends EventEmitter {
           'stickyroute: no `secret` given, so a random one was made. Cookies will not survive a restart, and several gateway instances need one shared `secret`.',
         );
     }
+    if (options.backends.length === 0) {
+      // Not an error: an empty pool is valid (an ALB target group may be empty), for gateways that add their
+      // backends at run time from service discovery. Said once, since until then every request is a 503.
+      this.logger.warn(
+        'stickyroute: `backends` is empty, so every request is answered 503 until a backend is added with router.pool.add().',
+      );
+    }
     const codec = new BalancerCookieCodec(secrets);
     const tokens = new BackendTokens(codec);
     const memoryStore =

@@ -104,3 +104,16 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
     },
   });
 }
+
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

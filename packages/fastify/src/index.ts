@@ -213,4 +213,15 @@ function reusedOf(error: unknown): boolean {
 /** `await app.register(sticky, options)`; the router is then `app.sticky`. */
 export const sticky = fp(stickyPlugin, { fastify: '5.x', name: '@stickyroute/fastify' });
 export default sticky;
-export type { StickyOptions, StickyRouter } from '@stickyroute/core';
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

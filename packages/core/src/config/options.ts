@@ -194,6 +194,21 @@ export function normalizeBackend(input: unknown, path: string): NormalizedBacken
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new StickyConfigError(`${path}.url`, `must be an http: or https: URL (got ${show(spec.url)})`);
   }
+  // A backend is an origin: requests go upstream with their own path, byte for byte. A path, query or
+  // credentials here would be dropped without a word (or, prefixed, change every path the app sees), so they
+  // are refused; an app mounted under a base path is reached by proxying only that prefix.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    throw new StickyConfigError(
+      `${path}.url`,
+      `must be an origin such as 'http://10.0.0.1:8080', without a path, query or fragment: requests keep their own path (got ${show(spec.url)}; did you mean ${show(url.origin)}?)`,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new StickyConfigError(
+      `${path}.url`,
+      `must not carry credentials (user:password@): they would not be sent (got ${show(url.protocol)}//…@${url.host})`,
+    );
+  }
   const id = spec.id === undefined ? String(spec.url) : nonEmptyString(spec.id, `${path}.id`);
   return { id, url, weight: positiveInt(spec.weight, `${path}.weight`, 1) };
 }
@@ -322,13 +337,21 @@ function normalizeCookie(value: unknown): NormalizedCookie {
     );
   const secure =
     c.secure === undefined || c.secure === 'auto' ? 'auto' : boolean(c.secure, 'cookie.secure', false);
+  const sameSite = oneOf(c.sameSite, ['Strict', 'Lax', 'None'] as const, 'cookie.sameSite', 'Lax');
+  // Browsers drop a SameSite=None cookie without Secure, so the writer adds Secure to it; with `secure: false`
+  // the user asked for the one combination that cannot work (with 'auto', Secure is simply always sent).
+  if (sameSite === 'None' && secure === false)
+    throw new StickyConfigError(
+      'cookie.sameSite',
+      "is 'None', which browsers accept only on a Secure cookie, but cookie.secure is false: set secure to true or 'auto', or use 'Lax'",
+    );
   return {
     name,
     path,
     domain,
     httpOnly: boolean(c.httpOnly, 'cookie.httpOnly', true),
     secure,
-    sameSite: oneOf(c.sameSite, ['Strict', 'Lax', 'None'] as const, 'cookie.sameSite', 'Lax'),
+    sameSite,
     cors: boolean(c.cors, 'cookie.cors', false),
     persistent: boolean(c.persistent, 'cookie.persistent', true),
   };

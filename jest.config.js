@@ -5,7 +5,7 @@
 // and the mutation run's unit tests of the core (jest.stryker.config.js).
 const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 const moduleNameMapper = {
-  '^@stickyroute/(core|express|koa|fastify|redis|node|http-proxy-engine|undici-pools)$':
+  '^@stickyroute/(core|express|koa|fastify|redis|node|status|http-proxy-engine|undici-pools)$':
     '<rootDir>/packages/$1/src/index.ts',
   '^@stickyroute/core/(adapter|testing)$': '<rootDir>/packages/core/src/$1.ts',
 };

@@ -10,13 +10,17 @@ import type { ConnectionOptions } from 'node:tls';
 import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
+  applyServerLimits,
   closedAfterEarlierResponses,
-  copyUpstreamHeaders,
   type Exchange,
   type ExchangeEngine,
   Gateway,
+  isWebSocketUpgrade,
+  normalizeServerLimits,
   type Reply,
   type RequestFacts,
+  type ServerLimits,
+  serveAsPlainRequest,
 } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerBase } from 'fastify';
@@ -30,6 +34,12 @@ export interface FastifyStickyOptions extends StickyOptions {
   prefix?: string;
   /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
   tls?: ConnectionOptions;
+  /**
+   * Limits set on Fastify's server (Fastify's own defaults leave a request's body unbounded in time): headers
+   * within 20 s, the whole request within 120 s, idle keep-alive 5 s, idle connections 120 s, at most 10,000
+   * connections. `false` leaves the server as Fastify made it.
+   */
+  serverLimits?: ServerLimits | false;
 }
 
 declare module 'fastify' {
@@ -63,7 +73,8 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     throw new StickyConfigError('prefix', `must be a path starting with "/" (got ${JSON.stringify(prefix)})`);
   // reply-from verifies nothing by default (`rejectUnauthorized: false`); a balancer must.
   const tls = { ...options.tls, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
-  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls'], tls });
+  const limits = normalizeServerLimits(options.serverLimits, 'serverLimits');
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls', 'serverLimits'], tls });
   const pools = new UpstreamPools(gateway.router, { tls });
   fastify.decorate('sticky', gateway.router);
   // Before the server waits for requests in flight: they end now (the upstream connections go), so closing
@@ -108,13 +119,10 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => {
       const exchange = exchangeOf(request);
-      const out = copyUpstreamHeaders(headers, exchange.forwardHeaders, DROP_FRAMING) as Record<
-        string | symbol,
-        unknown
-      >;
+      const out = exchange.upstreamHeaders(DROP_FRAMING, headers) as Record<string | symbol, unknown>;
       // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
-      if (exchange.route!.backend!.url.protocol === 'http:' && request.headers.host !== undefined)
-        out.host = request.headers.host;
+      const host = request.headers.host ?? request.headers[':authority'];
+      if (exchange.route!.backend!.url.protocol === 'http:' && host !== undefined) out.host = host;
       out[kExchange] = exchange;
       return out as never;
     },
@@ -148,13 +156,14 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     const upgrade = raw[kUpgrade];
     if (upgrade !== undefined) {
       reply.hijack();
-      gateway.upgrade(raw as never, upgrade.socket, upgrade.head, facts);
+      gateway.upgrade(raw as never, upgrade.socket, upgrade.head, () => facts);
       return;
     }
-    facts.body = request.body as RequestFacts['body'];
+    // Fastify reads no body it sees no length for (an HTTP/2 request may have one): the raw stream then.
+    facts.body = (request.body ?? raw) as RequestFacts['body'];
     const exchange = gateway.exchange(engine, facts, reply);
     (request as Tracked)[kExchange] = exchange;
-    reply.raw.on('close', () => exchange.closed(reply.raw.writableFinished));
+    reply.raw.on('close', () => exchange.closed(reply.raw.writableEnded));
     exchange.start();
   }
 
@@ -170,6 +179,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     { prefix: prefix?.replace(/\/+$/, '') },
   );
   listenForUpgrades(fastify);
+  applyServerLimits(fastify.server as never, limits);
 }
 
 /**
@@ -181,6 +191,7 @@ function listenForUpgrades(fastify: FastifyInstance): void {
   if (server[kListening]) return;
   server[kListening] = true;
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveAsPlainRequest(req, socket, head);
     (req as UpgradeRequest)[kUpgrade] = { socket, head };
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
@@ -202,4 +213,15 @@ function reusedOf(error: unknown): boolean {
 /** `await app.register(sticky, options)`; the router is then `app.sticky`. */
 export const sticky = fp(stickyPlugin, { fastify: '5.x', name: '@stickyroute/fastify' });
 export default sticky;
-export type { StickyOptions, StickyRouter } from '@stickyroute/core';
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

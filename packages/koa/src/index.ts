@@ -42,26 +42,26 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     // The middleware settles once the response is over (or the client has gone).
     return new Promise<void>((resolve) => {
       res.on('close', () => {
-        exchange.closed(res.writableFinished);
+        exchange.closed(res.writableEnded);
         resolve();
       });
     });
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (!isUnderPrefix(req.url ?? '/', prefix)) return;
-    const facts: RouteRequest = koa
-      ? clientOf(koa.createContext(req, new ServerResponse(req)))
-      : {
-          method: req.method ?? 'GET',
-          url: req.url ?? '/',
-          headers: req.headers,
-          ip: req.socket.remoteAddress ?? '',
-          remoteAddress: req.socket.remoteAddress,
-          secure: (req.socket as TLSSocket).encrypted === true,
-        };
-    gateway.upgrade(req, socket, head, facts);
+  const upgradeClientOf = (req: IncomingMessage): RouteRequest | undefined => {
+    if (!isUnderPrefix(req.url ?? '/', prefix)) return undefined;
+    if (koa) return clientOf(koa.createContext(req, new ServerResponse(req)));
+    return {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      ip: req.socket.remoteAddress ?? '',
+      remoteAddress: req.socket.remoteAddress,
+      secure: (req.socket as TLSSocket).encrypted === true,
+    };
   };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
+    gateway.upgrade(req, socket, head, upgradeClientOf);
 
   const close = async (): Promise<void> => {
     await gateway.close();
@@ -98,3 +98,16 @@ function parsed(ctx: Koa.Context): unknown {
   if (body !== undefined) (ctx.req as { body?: unknown }).body = body;
   return rawBody;
 }
+
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

@@ -3,21 +3,35 @@
 // operations, stats and events, and `.upgrade` for `server.on('upgrade', …)`. It proxies over an undici Pool
 // per backend with keep-alive; every decision is the core's exchange.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
-import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
+import {
+  type RouteRequest,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';
+import {
+  applyServerLimits,
+  Gateway,
+  isUnderPrefix,
+  normalizePrefix,
+  normalizeServerLimits,
+  type ServerLimits,
+} from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
-import { clientIp, isSecure } from './client-address';
+import { clientIp, compileTrustProxy, isSecure, type TrustProxy } from './client-address';
 import { UndiciEngine } from './undici-engine';
 
 export interface StickyHandlerOptions extends StickyOptions {
   /**
-   * Trust the proxy in front of this gateway: the client IP is then the first X-Forwarded-For hop and HTTPS
-   * is read from X-Forwarded-Proto (as Express's `trust proxy = true`). Default false: the TCP peer and the
-   * socket's TLS, so a spoofed header changes nothing.
+   * Which proxies in front of this gateway to trust for X-Forwarded-For and X-Forwarded-Proto, with Express's
+   * `trust proxy` semantics: `true`, a hop count, `'loopback'`/`'linklocal'`/`'uniquelocal'`, addresses and
+   * subnets (a comma-separated string or a list), or `(address, hop) => boolean`. Default false: the TCP
+   * peer and the socket's TLS, so a spoofed header changes nothing.
    */
-  trustProxy?: boolean;
+  trustProxy?: TrustProxy;
   /** Most keep-alive connections per backend. Default: no limit (undici's default). */
   connections?: number;
   /**
@@ -25,6 +39,11 @@ export interface StickyHandlerOptions extends StickyOptions {
    * other requests go to `next()`, or get a 404 when there is none. Other upgrades are left to other listeners.
    */
   prefix?: string;
+  /**
+   * Limits `handler.attach(server)` sets on the server: headers within 20 s, the whole request within 120 s,
+   * idle keep-alive 5 s, idle connections 120 s, at most 10,000 connections. `false` leaves the server alone.
+   */
+  serverLimits?: ServerLimits | false;
 }
 
 export interface StickyHandler {
@@ -34,21 +53,22 @@ export interface StickyHandler {
   readonly router: StickyRouter;
   /** For `server.on('upgrade', handler.upgrade)`: WebSocket upgrades routed by the same stickiness. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Wires `server` for this handler: its WebSocket upgrades, and the `serverLimits`. Returns the server. */
+  attach<S extends Server | Http2Server>(server: S): S;
   /** Ends what is in flight, closes the upstream connections and stops the router's timers. */
   close(): Promise<void>;
 }
 
-const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix'] as const;
+const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix', 'serverLimits'] as const;
 
 /** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
 export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
-  const trustProxy = options?.trustProxy ?? false;
-  if (typeof trustProxy !== 'boolean')
-    throw new StickyConfigError('trustProxy', `must be true or false (got ${JSON.stringify(trustProxy)})`);
+  const trustProxy = compileTrustProxy(options?.trustProxy);
   const connections = options?.connections;
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
     throw new StickyConfigError('connections', `must be an integer ≥ 1 (got ${JSON.stringify(connections)})`);
   const prefix = normalizePrefix(options?.prefix);
+  const limits = normalizeServerLimits(options?.serverLimits, 'serverLimits');
 
   const gateway = new Gateway(options, { ownOptions: OWN_OPTIONS });
   const router = gateway.router;
@@ -76,23 +96,30 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
       },
       res,
     );
-    res.on('close', () => exchange.closed(res.writableFinished));
+    res.on('close', () => exchange.closed(res.writableEnded));
   };
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const clientOf = (req: IncomingMessage): RouteRequest | undefined => {
     const url = req.url ?? '/';
-    if (!isUnderPrefix(url, prefix)) return;
-    gateway.upgrade(req, socket, head, {
+    if (!isUnderPrefix(url, prefix)) return undefined;
+    return {
       method: req.method ?? 'GET',
       url,
       headers: req.headers,
       ip: clientIp(req, trustProxy),
       remoteAddress: req.socket.remoteAddress,
       secure: isSecure(req, trustProxy),
-    });
+    };
   };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
+    gateway.upgrade(req, socket, head, clientOf);
   const close = async (): Promise<void> => {
     await gateway.close();
     await pools.close();
   };
-  return Object.assign(handler, { router, upgrade, close });
+  const attach = <S extends Server | Http2Server>(server: S): S => {
+    server.on('upgrade', upgrade);
+    applyServerLimits(server as Server, limits);
+    return server;
+  };
+  return Object.assign(handler, { router, upgrade, attach, close });
 }

@@ -12,10 +12,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { classifyUpstreamError, upstreamTimeoutError } from '../health/upstream-failure';
+import { BAD_TARGET_REPLY, OPTIONS_REPLY } from '../routing/error-replies';
 import type { FailoverDecision } from '../routing/failover-policy';
 import type { Routing } from '../routing/routing';
 import type { Reply, Route, RouteRequest } from '../types';
-import { copyDownstreamHeaders } from './hop-by-hop';
+import {
+  copyDownstreamHeaders,
+  copyUpstreamHeaders,
+  type HopByHopOptions,
+  prepareUpstreamHeaders,
+} from './hop-by-hop';
 import type { RequestBody } from './request-body';
 import { kBucket, kSlot, type UpstreamDeadlines, type Watched } from './upstream-deadlines';
 
@@ -36,6 +42,16 @@ export interface RequestFacts extends RouteRequest {
    * parser already read (sent with their own Content-Length). Ignored when the headers announce no body.
    */
   body?: Readable | Buffer | string;
+}
+
+/** How an engine takes the request's headers: see Exchange#upstreamHeaders. */
+export interface UpstreamHeaderOptions {
+  /** Shape the given object itself rather than a copy. */
+  inPlace?: boolean;
+  /** The engine frames the body itself (undici): `transfer-encoding` goes too. */
+  dropFraming?: boolean;
+  /** A WebSocket upgrade keeps `Connection: Upgrade` and `Upgrade`. */
+  upgrade?: boolean;
 }
 
 /** Response headers for the client: as node parses them, but Set-Cookie may be one string. */
@@ -63,12 +79,16 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   readonly ip: string;
   readonly remoteAddress: string | undefined;
   readonly secure: boolean;
+  /** The client's Connection header as it came (engines may shape the headers in place). */
+  readonly connection: string | undefined;
   /** The route in use: null while routing; a retry replaces it. */
   route: Route | null = null;
   /** The engine's handle on the attempt in flight (its upstream request), for abort and failure reports. */
   attempt: unknown = undefined;
   [kBucket]: Watched[typeof kBucket] = undefined;
   [kSlot] = 0;
+  /** The client speaks HTTP/2 (its host is in `:authority`): no connection-level headers reach it. */
+  readonly http2: boolean;
   private phase = Phase.Routing;
   private clientGone = false;
   private timedOut = false;
@@ -83,13 +103,21 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     readonly client: C,
   ) {
     this.method = facts.method;
-    this.url = facts.url;
+    // Origin-form upstream (`/path?q`): an absolute-form target (`http://host/path`) loses its authority.
+    const url = facts.url;
+    this.url = url.charCodeAt(0) === 47 ? url : originForm(url);
     this.headers = facts.headers as IncomingHttpHeaders;
+    this.connection = this.headers.connection;
+    // Every HTTP/1.1 request has a Host; only without one is `:authority` looked for.
+    this.http2 = this.headers.host === undefined && this.headers[':authority'] !== undefined;
     this.ip = facts.ip;
     this.remoteAddress = facts.remoteAddress;
     this.secure = facts.secure;
     const source = facts.body;
-    if (source === undefined || !announcesBody(this.headers)) {
+    // An HTTP/2 request may carry a body with no Content-Length: its stream tells.
+    const present =
+      source !== undefined && (announcesBody(this.headers) || (this.http2 && streamCarriesBody(source)));
+    if (!present) {
       this.body = null;
       this.bytes = null;
     } else if (typeof source === 'string' || Buffer.isBuffer(source)) {
@@ -103,6 +131,11 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
 
   /** Routes the request and sends it (or answers 503). */
   start(): void {
+    // `OPTIONS *` asks the gateway itself; no other request has `*` as its target.
+    if (this.url === '*') {
+      this.answer(this.method === 'OPTIONS' ? OPTIONS_REPLY : BAD_TARGET_REPLY);
+      return;
+    }
     const route = this.context.routing.routeNow(this);
     if (route instanceof Promise) route.then((route) => this.routed(route));
     else this.routed(route);
@@ -118,17 +151,33 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   }
 
   /**
-   * The headers the route adds upstream (X-Forwarded-*, x-sticky-rerouted), and a Content-Length of their own
-   * for bytes a body parser read (the client's may count what the parser decoded).
+   * The request's headers for the attempt being sent: hop-by-hop headers and the client's claims under the
+   * gateway's names out (its other forwarding headers too, unless the proxy in front is trusted), the
+   * route's X-Forwarded-* and x-sticky-rerouted in, and a Content-Length of their own for bytes a body
+   * parser read. `inPlace` shapes `from` itself (an engine that reads the client's own object), else a copy.
    */
-  get forwardHeaders(): Record<string, string> {
-    const headers = this.route!.upstreamHeaders;
-    return this.bytes === null ? headers : { ...headers, 'content-length': String(this.bytes.length) };
+  upstreamHeaders(
+    options: UpstreamHeaderOptions = {},
+    from: IncomingHttpHeaders = this.headers,
+  ): IncomingHttpHeaders {
+    let route = this.route!.upstreamHeaders;
+    // HTTP/2 names the host in `:authority`; the upstream speaks HTTP/1.1 and wants a Host header.
+    if (this.http2 && from.host === undefined)
+      route = { ...route, host: this.headers[':authority'] as string };
+    const shaping: HopByHopOptions = {
+      upgrade: options.upgrade,
+      dropFraming: options.dropFraming || this.bytes !== null,
+      trusted: this.remoteAddress !== undefined && this.remoteAddress !== this.ip,
+    };
+    if (this.bytes !== null) route = { ...route, 'content-length': String(this.bytes.length) };
+    return options.inPlace
+      ? prepareUpstreamHeaders(from, route, shaping)
+      : copyUpstreamHeaders(from, route, shaping);
   }
 
   /** The client sent `Connection: close`: the response says so too. */
   get clientAskedClose(): boolean {
-    const connection = this.headers.connection;
+    const connection = this.connection;
     return connection !== undefined && connection !== 'keep-alive' && /\bclose\b/i.test(connection);
   }
 
@@ -155,11 +204,16 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
    * A copy, because deleting from the parse would turn it into a slower dictionary for every later walk.
    */
   responseHeaders(headers: IncomingHttpHeaders, dropFraming = false): ClientHeaders {
-    const out: ClientHeaders = copyDownstreamHeaders(headers, dropFraming ? DROP_FRAMING : NO_OPTIONS);
+    // HTTP/2 frames its own messages: no Transfer-Encoding and no Connection may reach its client.
+    const http2 = this.http2;
+    const out: ClientHeaders = copyDownstreamHeaders(
+      headers,
+      dropFraming || http2 ? DROP_FRAMING : NO_OPTIONS,
+    );
     const appCookies = out['set-cookie'];
     const cookies = this.responseCookies(appCookies);
     if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
-    if (this.clientAskedClose) out.connection = 'close';
+    if (!http2 && this.clientAskedClose) out.connection = 'close';
     return out;
   }
 
@@ -233,13 +287,32 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
 
   private answer(reply: Reply): void {
     this.phase = Phase.Over;
-    // A body still arriving would keep the connection busy for nothing: the answer closes it.
-    const unread = this.body !== null && !this.body.complete;
-    this.engine.reply(
-      this,
-      unread ? { ...reply, headers: { ...reply.headers, connection: 'close' } } : reply,
-    );
+    let answer = reply;
+    if (this.http2) {
+      // HTTP/2 forbids connection-level headers; an unread body ends with the stream.
+      if (reply.headers.connection !== undefined) {
+        const { connection: _, ...headers } = reply.headers;
+        answer = { ...reply, headers };
+      }
+    } else if (this.body !== null && !this.body.complete && reply.headers.connection === undefined) {
+      // A body still arriving would keep the connection busy for nothing: the answer closes it.
+      answer = { ...reply, headers: { ...reply.headers, connection: 'close' } };
+    }
+    this.engine.reply(this, answer);
   }
+}
+
+/** `http://host/path?q` → `/path?q`; anything else (`*`) as it is. */
+function originForm(url: string): string {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
+  if (match === null) return url;
+  const rest = url.slice(match[0].length);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}
+
+/** An HTTP/2 request whose stream did not end with its headers (`Http2ServerRequest#stream`). */
+function streamCarriesBody(source: unknown): boolean {
+  return (source as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
 }
 
 /** A body was (or is being) sent: Content-Length other than 0, or any Transfer-Encoding. */

@@ -46,3 +46,24 @@ test('a rebuilt ring is sorted, complete, and the same whatever the order of its
   );
   expect(placed).toEqual(expected.sort((a, b) => a - b));
 });
+
+test('past 2^21 points, where packed numbers no longer fit, the ring is sorted and built the same way', () => {
+  // Three backends of weight 7,000: 2.1 million points, one past the packed sort's 2,097,152.
+  const members = ['c', 'a', 'b'].map((id) => new Backend(id, new URL('http://10.0.0.1'), 7_000, 0));
+  const view = (r: HashRing) => r as unknown as { points: Uint32Array; owners: Backend[] };
+  const built = (order: Backend[]) => {
+    const ring = new HashRing({ active: 0, acceptingWeight: 1 });
+    ring.rebuild(order);
+    return view(ring);
+  };
+  const { points, owners } = built(members);
+  expect(points.length).toBe(3 * 7_000 * POINTS_PER_WEIGHT);
+  let unordered = 0;
+  for (let i = 1; i < points.length; i++)
+    if (points[i]! < points[i - 1]! || (points[i] === points[i - 1] && owners[i]!.id < owners[i - 1]!.id))
+      unordered++;
+  expect(unordered).toBe(0);
+  const other = built([...members].reverse()).owners;
+  expect(owners.filter((b, i) => other[i] !== b).length).toBe(0);
+  expect(owners.filter((b) => b.id === 'a').length).toBe(7_000 * POINTS_PER_WEIGHT);
+});

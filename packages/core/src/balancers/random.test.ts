@@ -104,3 +104,19 @@ describe('failover exclusions', () => {
     }
   });
 });
+
+describe('slow start', () => {
+  it('a client whose every draw slow start turns away still gets the backend it drew first', async () => {
+    // Right after start every backend ramps (10 % of its share); a source stuck at 0.99 draws c and then
+    // fails every admission, so all eight draws are turned away and the first one drawn is the answer.
+    for (const algorithm of ['random', 'power-of-two'] as const) {
+      const router = createStickyRouter(
+        withTestHooks(
+          { backends: WEIGHTED, algorithm, slowStart: '30s' },
+          { random: () => 0.99, clock: new FakeClock() },
+        ),
+      );
+      expect(await shares(router, 5)).toEqual({ c: 5 });
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // and good options come out fully defaulted.
 
 import { createStickyRouter } from '../router';
-import { parseDuration } from './duration';
+import { formatDuration, parseDuration, parseDurationInRange } from './duration';
 import { StickyConfigError } from './errors';
 import { normalizeOptions, normalizeStickiness } from './options';
 
@@ -446,5 +446,37 @@ describe('parseDuration', () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     expectConfigError(() => parseDuration(circular, 'timeout'), 'timeout', /object Object/);
+  });
+});
+
+describe('parseDurationInRange', () => {
+  it('accepts both ends of the range and nothing past them, naming the range in the message', () => {
+    expect(parseDurationInRange('100ms', 'healthCheck.interval', 100, 300_000)).toBe(100);
+    expect(parseDurationInRange('5m', 'healthCheck.interval', 100, 300_000)).toBe(300_000);
+    expectConfigError(
+      () => parseDurationInRange('99ms', 'healthCheck.interval', 100, 300_000),
+      'healthCheck.interval',
+      /^stickyroute: option `healthCheck\.interval` must be between 100ms and 5m \(got "99ms"\)$/,
+    );
+    expectConfigError(
+      () => parseDurationInRange(300.001, 'healthCheck.interval', 100, 300_000),
+      'healthCheck.interval',
+      /between 100ms and 5m \(got 300\.001\)/,
+    );
+  });
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [3_600_000, '1h'],
+    [86_400_000, '24h'],
+    [60_000, '1m'],
+    [5_400_000, '90m'],
+    [1000, '1s'],
+    [90_000, '90s'],
+    [1500, '1500ms'],
+    [1, '1ms'],
+  ])('writes %d ms as %s, in the largest unit that divides it', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
   });
 });

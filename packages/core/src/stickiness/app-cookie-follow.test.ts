@@ -9,6 +9,7 @@ import { cookieAttributes, cookiePair, request, withCookie } from '../testing/re
 import { steps } from '../testing/router-steps';
 import { withTestHooks } from '../testing-hooks';
 import type { RouteRequest } from '../types';
+import { FOLLOW_SESSION_IDLE_MS } from './app-cookie-follow';
 
 const SECRET = 'follow-test-secret-0123456789';
 const BACKENDS = [
@@ -91,16 +92,44 @@ describe('app-cookie follow', () => {
     expect(insideValue(setCookies[0]!).expires).toBe(clock.now() / 1000 + 7200);
   });
 
-  it('follows a session cookie with a session cookie that expires only with the browser session', async () => {
+  it('follows a session cookie with a session cookie, which the server honours for 24 hours after its issue', async () => {
     const { clock, router } = setup();
     const first = await visit(router, undefined, 'JSESSIONID=s1; Path=/; HttpOnly');
     const attributes = cookieAttributes(first.setCookies[0]!);
     expect(attributes['max-age']).toBeUndefined();
     expect(attributes.expires).toBeUndefined();
-    expect(insideValue(first.setCookies[0]!).expires).toBe(0);
-    clock.advance(3 * 86_400_000);
-    const again = await visit(router, `JSESSIONID=s1; ${cookiePair(first.setCookies)}`);
-    expect(again.route).toMatchObject({ reason: 'sticky', backend: first.route.backend });
+    expect(insideValue(first.setCookies[0]!)).toMatchObject({ expires: 0, born: clock.now() / 1000 });
+    const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+    clock.advance(FOLLOW_SESSION_IDLE_MS - 1000);
+    // Stuck (and re-issued, being past half its bound: see below); the original value dies a second later.
+    expect((await visit(router, cookie)).route).toMatchObject({
+      reason: 'sticky',
+      backend: first.route.backend,
+    });
+    clock.advance(1000);
+    expect((await visit(router, cookie)).route.reason).toBe('new');
+    expect(router.stats().requests.expiredCookies).toBe(1);
+  });
+
+  it('a session balancer cookie slides: re-issued (still a session cookie) once past half its bound', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1');
+    let cookie = cookiePair(first.setCookies);
+    clock.advance(FOLLOW_SESSION_IDLE_MS / 2 - 1000);
+    expect((await visit(router, cookie)).setCookies).toEqual([]); // not yet
+    // Then a client that comes back every 13 hours keeps its backend for days, one renewal per visit.
+    for (const step of [2000, 13 * 3_600_000, 13 * 3_600_000, 13 * 3_600_000]) {
+      clock.advance(step);
+      const again = await visit(router, cookie);
+      expect(again.route).toMatchObject({ reason: 'sticky', backend: first.route.backend });
+      expect(again.setCookies).toHaveLength(1);
+      const renewed = cookieAttributes(again.setCookies[0]!);
+      expect(renewed['max-age']).toBeUndefined();
+      expect(renewed.expires).toBeUndefined();
+      expect(insideValue(again.setCookies[0]!)).toMatchObject({ expires: 0, born: clock.now() / 1000 });
+      cookie = cookiePair(again.setCookies);
+    }
+    expect(router.stats().requests.expiredCookies).toBe(0);
   });
 
   it('re-issues the balancer cookie when the app refreshes its cookie (sliding app sessions)', async () => {

@@ -4,19 +4,40 @@
 // (Max-Age, Expires, or none for a session cookie) and the same Domain, so it is sent wherever the app cookie
 // is; when the app deletes it, the balancer cookie goes too; a line the browser refuses changes nothing.
 // A response that does not touch the app cookie leaves the balancer cookie alone, except after a reroute,
-// when the client gets a cookie for its new backend with the old one's expiry.
+// when the client gets a cookie for its new backend with the old one's expiry, and for a session cookie
+// that is getting old on the server (below).
+//
+// On the server a value is honoured until the expiry inside it (the app cookie's); a session app cookie has
+// none, so its balancer cookie is honoured for FOLLOW_SESSION_IDLE_MS after it was issued, and re-issued (still
+// a session cookie) on a request past half of that: a client idle that long is balanced again, one that
+// keeps coming is not.
 
+import type { CookieKind, DecodedCookie } from '../cookie/balancer-cookie-codec';
 import type { CookieLifetimeAttributes } from '../cookie/balancer-cookie-writer';
 import { type CookieLifetime, namesCookie, readSetCookies } from '../cookie/set-cookie-lifetime';
 import type { Backend } from '../pool/backend';
 import type { Route, RouteRequest, RouteState } from '../types';
 import {
+  type CookieBounds,
   type Lookup,
   NO_COOKIES,
   type PolicyContext,
   readBalancerCookie,
   type StickinessPolicy,
 } from './policy';
+
+/**
+ * How long the balancer cookie of a session app cookie is honoured on the server after it was issued: 24 hours,
+ * the longest idle timeout lb-cookie accepts and ALB's default stickiness duration.
+ */
+export const FOLLOW_SESSION_IDLE_MS = 24 * 3_600_000;
+const SESSION_IDLE_S = FOLLOW_SESSION_IDLE_MS / 1000;
+const KIND: CookieKind = 'follow';
+
+const BOUNDS: CookieBounds = {
+  kind: KIND,
+  honours: (d: DecodedCookie, nowSec: number) => d.expires !== 0 || d.born + SESSION_IDLE_S > nowSec,
+};
 
 export class AppCookieFollowPolicy implements StickinessPolicy {
   readonly placement = 'balance';
@@ -27,7 +48,7 @@ export class AppCookieFollowPolicy implements StickinessPolicy {
   ) {}
 
   lookup(req: RouteRequest, state: RouteState): Lookup {
-    return readBalancerCookie(this.ctx, req, state, null);
+    return readBalancerCookie(this.ctx, req, state, BOUNDS);
   }
 
   responseCookies(
@@ -52,6 +73,8 @@ export class AppCookieFollowPolicy implements StickinessPolicy {
         expires === 0 ? {} : { maxAge: Math.max(1, expires - nowSec) },
         state,
       );
+    if (route.reason === 'sticky' && expires === 0 && nowSec - (state.cookieBorn ?? 0) >= SESSION_IDLE_S / 2)
+      return this.issue(backend, 0, {}, state);
     return NO_COOKIES;
   }
 
@@ -77,18 +100,18 @@ export class AppCookieFollowPolicy implements StickinessPolicy {
     const lifetime: CookieLifetimeAttributes = {};
     if (app.maxAge !== undefined) lifetime.maxAge = app.maxAge;
     if (app.expires !== undefined) lifetime.expires = app.expires;
-    const value = this.ctx.codec.encode(this.ctx.tokenFor(backend), expires, this.nowSec());
+    const value = this.ctx.codec.encode(this.ctx.tokenFor(backend), expires, this.nowSec(), KIND);
     return this.ctx.writer.issue(value, lifetime, secure, domain);
   }
 
-  /** A balancer cookie the app did not ask for (after a reroute), in the configured scope. */
+  /** A balancer cookie the app did not ask for (reroute, session renewal), in the configured scope. */
   private issue(
     backend: Backend,
     expires: number,
     lifetime: CookieLifetimeAttributes,
     state: RouteState,
   ): readonly string[] {
-    const value = this.ctx.codec.encode(this.ctx.tokenFor(backend), expires, this.nowSec());
+    const value = this.ctx.codec.encode(this.ctx.tokenFor(backend), expires, this.nowSec(), KIND);
     return this.ctx.writer.issue(value, lifetime, state.secure);
   }
 

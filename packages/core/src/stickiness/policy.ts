@@ -1,7 +1,7 @@
 // What a stickiness policy is: it finds the backend a request is stuck to, remembers new placements,
 // and says which balancer cookies the response carries. The router does the rest (balancing, failover).
 
-import type { BalancerCookieCodec, DecodedCookie } from '../cookie/balancer-cookie-codec';
+import type { BalancerCookieCodec, CookieKind, DecodedCookie } from '../cookie/balancer-cookie-codec';
 import type { BalancerCookieWriter } from '../cookie/balancer-cookie-writer';
 import { cookieEnd, cookieValue, findCookie } from '../cookie/read-cookie';
 import type { Backend } from '../pool/backend';
@@ -62,6 +62,18 @@ export interface StickinessPolicy {
 }
 
 /**
+ * How long a policy honours a balancer cookie, on the server, whichever mode minted it. A value is never
+ * honoured past the expiry inside it; `honours` adds the reading mode's own bounds (a cookie minted in one
+ * mode is held to the bounds of the mode that reads it).
+ */
+export interface CookieBounds {
+  /** The kind this policy mints: verified first. */
+  readonly kind: CookieKind;
+  /** Whether a verified value, not past its own expiry, is still valid at `nowSec`. */
+  honours(decoded: DecodedCookie, nowSec: number): boolean;
+}
+
+/**
  * Reads the balancer cookie (or its CORS twin) and verifies it; counts forgeries and expired values. When the
  * browser holds several (a cookie of the app's domain and one the gateway re-issued after a reroute, or
  * another gateway's on a sibling host), the newest valid one counts.
@@ -70,7 +82,7 @@ export function readBalancerCookie(
   ctx: PolicyContext,
   req: RouteRequest,
   state: RouteState,
-  maxLifetimeMs: number | null,
+  bounds: CookieBounds,
 ): Lookup {
   const header = req.headers.cookie;
   if (header === undefined) return NONE;
@@ -84,12 +96,12 @@ export function readBalancerCookie(
   }
   let end = cookieEnd(text, start);
   const nowSec = ctx.clock.now() / 1000;
-  let decoded = ctx.codec.decode(cookieValue(text, start, end));
-  let verdict = judge(decoded, nowSec, maxLifetimeMs);
+  let decoded = ctx.codec.decode(cookieValue(text, start, end), bounds.kind);
+  let verdict = judge(decoded, nowSec, bounds);
   for (let next = findCookie(text, name, end); next !== -1; next = findCookie(text, name, end)) {
     end = cookieEnd(text, next);
-    const other = ctx.codec.decode(cookieValue(text, next, end));
-    const otherVerdict = judge(other, nowSec, maxLifetimeMs);
+    const other = ctx.codec.decode(cookieValue(text, next, end), bounds.kind);
+    const otherVerdict = judge(other, nowSec, bounds);
     if (otherVerdict === 'valid' && (verdict !== 'valid' || other!.born > decoded!.born)) {
       decoded = other;
       verdict = otherVerdict;
@@ -110,13 +122,10 @@ export function readBalancerCookie(
 function judge(
   decoded: DecodedCookie | null,
   nowSec: number,
-  maxLifetimeMs: number | null,
+  bounds: CookieBounds,
 ): 'forged' | 'expired' | 'valid' {
   if (decoded === null) return 'forged';
-  if (
-    (decoded.expires !== 0 && decoded.expires <= nowSec) ||
-    (maxLifetimeMs !== null && decoded.born + maxLifetimeMs / 1000 <= nowSec)
-  )
+  if ((decoded.expires !== 0 && decoded.expires <= nowSec) || !bounds.honours(decoded, nowSec))
     return 'expired';
   return 'valid';
 }

@@ -10,6 +10,7 @@ import { serveGateway } from './serve-gateway';
 
 export const expressHarness: GatewayHarness = {
   name: 'express',
+  limitsServer: false,
   async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
     const middleware = sticky({ ...options, ...(extras.prefix ? { prefix: extras.prefix } : {}) });
     const app = express();

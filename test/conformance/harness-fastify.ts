@@ -9,6 +9,7 @@ import type { GatewayExtras, GatewayHarness, StartedGateway } from './harness';
 
 export const fastifyHarness: GatewayHarness = {
   name: 'fastify',
+  limitsServer: true,
   async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
     const app: FastifyInstance = (
       extras.https

@@ -1,7 +1,7 @@
 // The conformance harness for @stickyroute/node: a plain node:http (or node:https) server whose request
 // listener answers `GET /own-route` itself and hands everything else to the sticky handler (mounted with the
 // `prefix` option; outside it, the handler calls `next`, here a 404), with `trustProxy` as the trust-proxy
-// setting and WebSocket upgrades wired with `server.on('upgrade', handler.upgrade)`.
+// setting, and the server wired with `handler.attach(server)` (its WebSocket upgrades and server limits).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StickyOptions } from '@stickyroute/core';
@@ -11,6 +11,7 @@ import { serveGateway } from './serve-gateway';
 
 export const nodeHarness: GatewayHarness = {
   name: 'node',
+  limitsServer: true,
   async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
     const handler = createStickyHandler({
       ...options,

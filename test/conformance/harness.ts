@@ -24,5 +24,7 @@ export interface StartedGateway {
 
 export interface GatewayHarness {
   name: 'express' | 'koa' | 'fastify' | 'node';
+  /** The adapter sets limits on its server (`serverLimits`): the node handler and the Fastify plugin. */
+  limitsServer: boolean;
   start(options: StickyOptions, extras?: GatewayExtras): Promise<StartedGateway>;
 }

@@ -11,6 +11,8 @@ import type { GatewayExtras, StartedGateway } from './harness';
 export interface ServedAdapter {
   router: StickyRouter;
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** The adapter wires a server itself (its upgrades and server limits): the node handler. */
+  attach?(server: http.Server): http.Server;
   close(): Promise<void> | void;
 }
 
@@ -20,7 +22,8 @@ export async function serveGateway(
   extras: GatewayExtras,
 ): Promise<StartedGateway> {
   const server = extras.https ? https.createServer(extras.https, listener) : http.createServer(listener);
-  server.on('upgrade', adapter.upgrade);
+  if (adapter.attach !== undefined) adapter.attach(server as http.Server);
+  else server.on('upgrade', adapter.upgrade);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

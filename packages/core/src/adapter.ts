@@ -22,7 +22,14 @@ export {
   stripHopByHop,
 } from './exchange/hop-by-hop';
 export { isUnderPrefix, normalizePrefix } from './exchange/mount-prefix';
+export { isWebSocketUpgrade, serveAsPlainRequest } from './exchange/plain-upgrade';
 export { rawReply, writeReply } from './exchange/reply-writer';
 export { DEFAULT_RETRY_BUFFER_BYTES } from './exchange/request-body';
+export {
+  applyServerLimits,
+  type NormalizedServerLimits,
+  normalizeServerLimits,
+  type ServerLimits,
+} from './exchange/server-limits';
 export { closedAfterEarlierResponses } from './health/upstream-failure';
 export type { Reply } from './types';

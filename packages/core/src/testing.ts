@@ -4,9 +4,9 @@
 // without a network. The cookie codec and the hash ring are here for benchmarks and tools that mint valid
 // cookies ahead of a run or predict a placement.
 
-export { routingOf } from './router';
-export type { Routing } from './routing/routing';
 export { HashRing } from './balancers/consistent-hash';
 export { BalancerCookieCodec } from './cookie/balancer-cookie-codec';
+export { routingOf } from './router';
+export type { Routing } from './routing/routing';
 export { FakeClock, flushPromises } from './testing/fake-clock';
 export { type TestHooks, withTestHooks } from './testing-hooks';

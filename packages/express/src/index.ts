@@ -63,19 +63,21 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
     res.on('close', () => exchange.closed(res.writableFinished));
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const clientOf = (req: IncomingMessage) => {
     const url = req.url ?? '/';
-    if (!isUnderPrefix(url, prefix)) return;
+    if (!isUnderPrefix(url, prefix)) return undefined;
     const client = clientOfUpgrade(req, lastApp);
-    gateway.upgrade(req, socket, head, {
+    return {
       method: req.method ?? 'GET',
       url,
       headers: req.headers,
       ip: client.ip,
       remoteAddress: req.socket.remoteAddress,
       secure: client.secure,
-    });
+    };
   };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    gateway.upgrade(req, socket, head, clientOf);
 
   return Object.assign(middleware, {
     router: gateway.router,

@@ -10,13 +10,17 @@ import type { ConnectionOptions } from 'node:tls';
 import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
+  applyServerLimits,
   closedAfterEarlierResponses,
-  copyUpstreamHeaders,
   type Exchange,
   type ExchangeEngine,
   Gateway,
+  isWebSocketUpgrade,
+  normalizeServerLimits,
   type Reply,
   type RequestFacts,
+  type ServerLimits,
+  serveAsPlainRequest,
 } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerBase } from 'fastify';
@@ -30,6 +34,12 @@ export interface FastifyStickyOptions extends StickyOptions {
   prefix?: string;
   /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
   tls?: ConnectionOptions;
+  /**
+   * Limits set on Fastify's server (Fastify's own defaults leave a request's body unbounded in time): headers
+   * within 20 s, the whole request within 120 s, idle keep-alive 5 s, idle connections 120 s, at most 10,000
+   * connections. `false` leaves the server as Fastify made it.
+   */
+  serverLimits?: ServerLimits | false;
 }
 
 declare module 'fastify' {
@@ -63,7 +73,8 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     throw new StickyConfigError('prefix', `must be a path starting with "/" (got ${JSON.stringify(prefix)})`);
   // reply-from verifies nothing by default (`rejectUnauthorized: false`); a balancer must.
   const tls = { ...options.tls, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
-  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls'], tls });
+  const limits = normalizeServerLimits(options.serverLimits, 'serverLimits');
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls', 'serverLimits'], tls });
   const pools = new UpstreamPools(gateway.router, { tls });
   fastify.decorate('sticky', gateway.router);
   // Before the server waits for requests in flight: they end now (the upstream connections go), so closing
@@ -108,10 +119,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => {
       const exchange = exchangeOf(request);
-      const out = copyUpstreamHeaders(headers, exchange.forwardHeaders, DROP_FRAMING) as Record<
-        string | symbol,
-        unknown
-      >;
+      const out = exchange.upstreamHeaders(DROP_FRAMING, headers) as Record<string | symbol, unknown>;
       // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
       if (exchange.route!.backend!.url.protocol === 'http:' && request.headers.host !== undefined)
         out.host = request.headers.host;
@@ -148,7 +156,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     const upgrade = raw[kUpgrade];
     if (upgrade !== undefined) {
       reply.hijack();
-      gateway.upgrade(raw as never, upgrade.socket, upgrade.head, facts);
+      gateway.upgrade(raw as never, upgrade.socket, upgrade.head, () => facts);
       return;
     }
     facts.body = request.body as RequestFacts['body'];
@@ -170,6 +178,7 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
     { prefix: prefix?.replace(/\/+$/, '') },
   );
   listenForUpgrades(fastify);
+  applyServerLimits(fastify.server as never, limits);
 }
 
 /**
@@ -181,6 +190,7 @@ function listenForUpgrades(fastify: FastifyInstance): void {
   if (server[kListening]) return;
   server[kListening] = true;
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveAsPlainRequest(req, socket, head);
     (req as UpgradeRequest)[kUpgrade] = { socket, head };
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);

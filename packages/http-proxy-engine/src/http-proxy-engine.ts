@@ -18,13 +18,7 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import {
-  type Exchange,
-  type ExchangeEngine,
-  prepareUpstreamHeaders,
-  type Reply,
-  writeReply,
-} from '@stickyroute/core/adapter';
+import { type Exchange, type ExchangeEngine, type Reply, writeReply } from '@stickyroute/core/adapter';
 import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
 
 type HttpExchange = Exchange<ServerResponse>;
@@ -45,8 +39,8 @@ interface HttpProxyTarget {
   [kCarried]: HttpExchange;
 }
 
-/** The body went upstream whole: the exchange replaces the client's framing with a Content-Length. */
-const REFRAMED = { dropFraming: true } as const;
+/** http-proxy copies the client's own headers (`req.headers`) for the upstream: they are shaped there. */
+const IN_PLACE = { inPlace: true } as const;
 
 /** An upstream that dies mid-body must not leave the client waiting for the rest. */
 function upstreamClosed(this: UpstreamResponse): void {
@@ -70,7 +64,7 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
   send(exchange: HttpExchange): void {
     const res = exchange.client;
     const body = exchange.attemptBody();
-    prepareUpstreamHeaders(exchange.headers, exchange.forwardHeaders, Buffer.isBuffer(body) ? REFRAMED : {});
+    exchange.upstreamHeaders(IN_PLACE);
     exchange.attempt = undefined;
     this.pending = exchange;
     this.pendingBody = body === null ? undefined : Buffer.isBuffer(body) ? Readable.from([body]) : body;
@@ -100,11 +94,17 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
 
   private makeProxy(tls: boolean): RequestHandler {
     const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
-      proxyServer.on('proxyReq', (proxyReq, _req, _res, options) => {
+      proxyServer.on('proxyReq', (proxyReq, req, _res, options) => {
         const exchange = carriedBy(options.target);
         if (exchange === undefined) return;
         (proxyReq as UpstreamRequest)[kExchange] = exchange;
         exchange.attempt = proxyReq;
+        // The path as the client sent it (http-proxy's urlJoin folds `//admin` into `/admin`); its request
+        // line is written only with the first byte, after this event.
+        proxyReq.path = exchange.url;
+        // The upstream request has its headers: the client's Connection goes back where http-proxy reads it
+        // to answer the client (it defaults an HTTP/1.0 client to close, and keeps a 1.1 one alive).
+        req.headers.connection = keepsAlive(req, exchange.connection) ? 'keep-alive' : 'close';
       });
       proxyServer.on('proxyRes', (proxyRes, _req, res) => {
         const exchange = (proxyRes as UpstreamResponse).req?.[kExchange];
@@ -137,6 +137,13 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
       plugins: [handlers],
     });
   }
+}
+
+/** The client's connection stays open after the response: HTTP/1.1 unless it said close, 1.0 if it asked. */
+function keepsAlive(req: IncomingMessage, connection: string | undefined): boolean {
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)
+    return connection !== undefined && /\bkeep-alive\b/i.test(connection);
+  return connection === undefined || !/\bclose\b/i.test(connection);
 }
 
 /** The exchange's backend as http-proxy reads its target (node:http wants an IPv6 host without brackets). */

@@ -48,20 +48,20 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     });
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (!isUnderPrefix(req.url ?? '/', prefix)) return;
-    const facts: RouteRequest = koa
-      ? clientOf(koa.createContext(req, new ServerResponse(req)))
-      : {
-          method: req.method ?? 'GET',
-          url: req.url ?? '/',
-          headers: req.headers,
-          ip: req.socket.remoteAddress ?? '',
-          remoteAddress: req.socket.remoteAddress,
-          secure: (req.socket as TLSSocket).encrypted === true,
-        };
-    gateway.upgrade(req, socket, head, facts);
+  const upgradeClientOf = (req: IncomingMessage): RouteRequest | undefined => {
+    if (!isUnderPrefix(req.url ?? '/', prefix)) return undefined;
+    if (koa) return clientOf(koa.createContext(req, new ServerResponse(req)));
+    return {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      ip: req.socket.remoteAddress ?? '',
+      remoteAddress: req.socket.remoteAddress,
+      secure: (req.socket as TLSSocket).encrypted === true,
+    };
   };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
+    gateway.upgrade(req, socket, head, upgradeClientOf);
 
   const close = async (): Promise<void> => {
     await gateway.close();

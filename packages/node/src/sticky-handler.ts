@@ -3,10 +3,23 @@
 // operations, stats and events, and `.upgrade` for `server.on('upgrade', …)`. It proxies over an undici Pool
 // per backend with keep-alive; every decision is the core's exchange.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
-import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
+import {
+  type RouteRequest,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';
+import {
+  applyServerLimits,
+  Gateway,
+  isUnderPrefix,
+  normalizePrefix,
+  normalizeServerLimits,
+  type ServerLimits,
+} from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
 import { clientIp, isSecure } from './client-address';
 import { UndiciEngine } from './undici-engine';
@@ -25,6 +38,11 @@ export interface StickyHandlerOptions extends StickyOptions {
    * other requests go to `next()`, or get a 404 when there is none. Other upgrades are left to other listeners.
    */
   prefix?: string;
+  /**
+   * Limits `handler.attach(server)` sets on the server: headers within 20 s, the whole request within 120 s,
+   * idle keep-alive 5 s, idle connections 120 s, at most 10,000 connections. `false` leaves the server alone.
+   */
+  serverLimits?: ServerLimits | false;
 }
 
 export interface StickyHandler {
@@ -34,11 +52,13 @@ export interface StickyHandler {
   readonly router: StickyRouter;
   /** For `server.on('upgrade', handler.upgrade)`: WebSocket upgrades routed by the same stickiness. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Wires `server` for this handler: its WebSocket upgrades, and the `serverLimits`. Returns the server. */
+  attach<S extends Server | Http2Server>(server: S): S;
   /** Ends what is in flight, closes the upstream connections and stops the router's timers. */
   close(): Promise<void>;
 }
 
-const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix'] as const;
+const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix', 'serverLimits'] as const;
 
 /** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
 export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
@@ -49,6 +69,7 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
     throw new StickyConfigError('connections', `must be an integer ≥ 1 (got ${JSON.stringify(connections)})`);
   const prefix = normalizePrefix(options?.prefix);
+  const limits = normalizeServerLimits(options?.serverLimits, 'serverLimits');
 
   const gateway = new Gateway(options, { ownOptions: OWN_OPTIONS });
   const router = gateway.router;
@@ -78,21 +99,28 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
     );
     res.on('close', () => exchange.closed(res.writableFinished));
   };
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const clientOf = (req: IncomingMessage): RouteRequest | undefined => {
     const url = req.url ?? '/';
-    if (!isUnderPrefix(url, prefix)) return;
-    gateway.upgrade(req, socket, head, {
+    if (!isUnderPrefix(url, prefix)) return undefined;
+    return {
       method: req.method ?? 'GET',
       url,
       headers: req.headers,
       ip: clientIp(req, trustProxy),
       remoteAddress: req.socket.remoteAddress,
       secure: isSecure(req, trustProxy),
-    });
+    };
   };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
+    gateway.upgrade(req, socket, head, clientOf);
   const close = async (): Promise<void> => {
     await gateway.close();
     await pools.close();
   };
-  return Object.assign(handler, { router, upgrade, close });
+  const attach = <S extends Server | Http2Server>(server: S): S => {
+    server.on('upgrade', upgrade);
+    applyServerLimits(server as Server, limits);
+    return server;
+  };
+  return Object.assign(handler, { router, upgrade, attach, close });
 }

@@ -4,7 +4,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import {
   closedAfterEarlierResponses,
-  copyUpstreamHeaders,
   type Exchange,
   type ExchangeEngine,
   type Reply,
@@ -27,7 +26,7 @@ export class UndiciEngine implements ExchangeEngine<ServerResponse> {
       {
         path: exchange.url,
         method: exchange.method,
-        headers: copyUpstreamHeaders(exchange.headers, exchange.forwardHeaders, FRAMED_BY_UNDICI),
+        headers: exchange.upstreamHeaders(FRAMED_BY_UNDICI),
         body: exchange.attemptBody(),
       },
       new Attempt(exchange),

@@ -12,10 +12,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { classifyUpstreamError, upstreamTimeoutError } from '../health/upstream-failure';
+import { BAD_TARGET_REPLY, OPTIONS_REPLY } from '../routing/error-replies';
 import type { FailoverDecision } from '../routing/failover-policy';
 import type { Routing } from '../routing/routing';
 import type { Reply, Route, RouteRequest } from '../types';
-import { copyDownstreamHeaders } from './hop-by-hop';
+import {
+  copyDownstreamHeaders,
+  copyUpstreamHeaders,
+  type HopByHopOptions,
+  prepareUpstreamHeaders,
+} from './hop-by-hop';
 import type { RequestBody } from './request-body';
 import { kBucket, kSlot, type UpstreamDeadlines, type Watched } from './upstream-deadlines';
 
@@ -36,6 +42,16 @@ export interface RequestFacts extends RouteRequest {
    * parser already read (sent with their own Content-Length). Ignored when the headers announce no body.
    */
   body?: Readable | Buffer | string;
+}
+
+/** How an engine takes the request's headers: see Exchange#upstreamHeaders. */
+export interface UpstreamHeaderOptions {
+  /** Shape the given object itself rather than a copy. */
+  inPlace?: boolean;
+  /** The engine frames the body itself (undici): `transfer-encoding` goes too. */
+  dropFraming?: boolean;
+  /** A WebSocket upgrade keeps `Connection: Upgrade` and `Upgrade`. */
+  upgrade?: boolean;
 }
 
 /** Response headers for the client: as node parses them, but Set-Cookie may be one string. */
@@ -63,6 +79,8 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   readonly ip: string;
   readonly remoteAddress: string | undefined;
   readonly secure: boolean;
+  /** The client's Connection header as it came (engines may shape the headers in place). */
+  readonly connection: string | undefined;
   /** The route in use: null while routing; a retry replaces it. */
   route: Route | null = null;
   /** The engine's handle on the attempt in flight (its upstream request), for abort and failure reports. */
@@ -83,8 +101,11 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     readonly client: C,
   ) {
     this.method = facts.method;
-    this.url = facts.url;
+    // Origin-form upstream (`/path?q`): an absolute-form target (`http://host/path`) loses its authority.
+    const url = facts.url;
+    this.url = url.charCodeAt(0) === 47 ? url : originForm(url);
     this.headers = facts.headers as IncomingHttpHeaders;
+    this.connection = this.headers.connection;
     this.ip = facts.ip;
     this.remoteAddress = facts.remoteAddress;
     this.secure = facts.secure;
@@ -103,6 +124,11 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
 
   /** Routes the request and sends it (or answers 503). */
   start(): void {
+    // `OPTIONS *` asks the gateway itself; no other request has `*` as its target.
+    if (this.url === '*') {
+      this.answer(this.method === 'OPTIONS' ? OPTIONS_REPLY : BAD_TARGET_REPLY);
+      return;
+    }
     const route = this.context.routing.routeNow(this);
     if (route instanceof Promise) route.then((route) => this.routed(route));
     else this.routed(route);
@@ -118,17 +144,30 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   }
 
   /**
-   * The headers the route adds upstream (X-Forwarded-*, x-sticky-rerouted), and a Content-Length of their own
-   * for bytes a body parser read (the client's may count what the parser decoded).
+   * The request's headers for the attempt being sent: hop-by-hop headers and the client's claims under the
+   * gateway's names out (its other forwarding headers too, unless the proxy in front is trusted), the
+   * route's X-Forwarded-* and x-sticky-rerouted in, and a Content-Length of their own for bytes a body
+   * parser read. `inPlace` shapes `from` itself (an engine that reads the client's own object), else a copy.
    */
-  get forwardHeaders(): Record<string, string> {
-    const headers = this.route!.upstreamHeaders;
-    return this.bytes === null ? headers : { ...headers, 'content-length': String(this.bytes.length) };
+  upstreamHeaders(
+    options: UpstreamHeaderOptions = {},
+    from: IncomingHttpHeaders = this.headers,
+  ): IncomingHttpHeaders {
+    let route = this.route!.upstreamHeaders;
+    const shaping: HopByHopOptions = {
+      upgrade: options.upgrade,
+      dropFraming: options.dropFraming || this.bytes !== null,
+      trusted: this.remoteAddress !== undefined && this.remoteAddress !== this.ip,
+    };
+    if (this.bytes !== null) route = { ...route, 'content-length': String(this.bytes.length) };
+    return options.inPlace
+      ? prepareUpstreamHeaders(from, route, shaping)
+      : copyUpstreamHeaders(from, route, shaping);
   }
 
   /** The client sent `Connection: close`: the response says so too. */
   get clientAskedClose(): boolean {
-    const connection = this.headers.connection;
+    const connection = this.connection;
     return connection !== undefined && connection !== 'keep-alive' && /\bclose\b/i.test(connection);
   }
 
@@ -240,6 +279,14 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
       unread ? { ...reply, headers: { ...reply.headers, connection: 'close' } } : reply,
     );
   }
+}
+
+/** `http://host/path?q` → `/path?q`; anything else (`*`) as it is. */
+function originForm(url: string): string {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
+  if (match === null) return url;
+  const rest = url.slice(match[0].length);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
 }
 
 /** A body was (or is being) sent: Content-Length other than 0, or any Transfer-Encoding. */

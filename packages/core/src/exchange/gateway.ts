@@ -10,6 +10,7 @@ import { httpProbe } from '../health/active-health-checker';
 import { routingOf, StickyRouter } from '../router';
 import type { RouteRequest } from '../types';
 import { Exchange, type ExchangeContext, type ExchangeEngine, type RequestFacts } from './exchange';
+import { isWebSocketUpgrade, serveAsPlainRequest } from './plain-upgrade';
 import { DEFAULT_RETRY_BUFFER_BYTES, RequestBody } from './request-body';
 import { type UpgradeClient, UpgradeEngine } from './upgrade-engine';
 import { UpstreamDeadlines } from './upstream-deadlines';
@@ -58,10 +59,23 @@ export class Gateway {
   }
 
   /**
-   * A WebSocket upgrade (`server.on('upgrade', …)`), routed by the same rules as the request would be;
-   * `facts` is the client as the framework sees it (its IP, HTTPS).
+   * An upgrade request (`server.on('upgrade', …)`). A WebSocket is routed by the same rules as the request
+   * would be: `clientOf` says who the client is as the framework sees it (its IP, HTTPS), or undefined when
+   * the request is not this gateway's (outside its prefix). Any other upgrade (h2c) is served as the plain
+   * request it also is, wherever it goes.
    */
-  upgrade(_req: IncomingMessage, socket: Duplex, head: Buffer, facts: RouteRequest): void {
+  upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    clientOf: (req: IncomingMessage) => RouteRequest | undefined,
+  ): void {
+    if (!isWebSocketUpgrade(req)) {
+      serveAsPlainRequest(req, socket, head);
+      return;
+    }
+    const facts = clientOf(req);
+    if (facts === undefined) return;
     // A client that resets mid-handshake must not crash the gateway; 'close' ends the exchange.
     socket.on('error', () => socket.destroy());
     const exchange = new Exchange<UpgradeClient>(this.context, this.upgrades, facts, {

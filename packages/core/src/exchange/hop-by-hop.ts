@@ -1,7 +1,10 @@
 // Which headers stop at the gateway (RFC 9110 §7.6.1), for every adapter alike: the connection-specific ones,
 // and any header the Connection header names. And which headers are the gateway's to set: X-Forwarded-* and
 // x-sticky-rerouted come from the router's Route, so whatever a client sent under those names is dropped
-// first and the app never mistakes a client's claim for the gateway's.
+// first and the app never mistakes a client's claim for the gateway's. Other forwarding claims (Forwarded,
+// X-Real-IP, True-Client-IP, X-Forwarded-Port/-Prefix…) are dropped too unless the proxy in front is trusted,
+// and their underscore spellings always (a WSGI or CGI app merges `X_Forwarded_For` into
+// `HTTP_X_FORWARDED_FOR`, ahead of the gateway's own).
 
 /** Hop-by-hop headers. `transfer-encoding` is framing: engines on node:http keep it, undici sets its own. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
@@ -10,6 +13,17 @@ const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
 /** Connection values that nominate nothing beyond themselves: the common case costs no parsing. */
 const USUAL_CONNECTION = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close', 'Upgrade', 'upgrade']);
 const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-sticky-rerouted'];
+/** What a client may claim about itself that only a trusted proxy in front may tell the app. */
+const CLIENT_CLAIMS: ReadonlySet<string> = new Set([
+  'forwarded',
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-forwarded-ssl',
+]);
 
 type Headers = Record<string, string | string[] | number | undefined>;
 
@@ -18,6 +32,8 @@ export interface HopByHopOptions {
   upgrade?: boolean;
   /** Also drop `transfer-encoding` (undici frames the body itself and refuses the header). */
   dropFraming?: boolean;
+  /** The proxy in front is trusted: its forwarding headers (Forwarded, X-Real-IP…) go on to the app. */
+  trusted?: boolean;
 }
 
 /** Whether a header stops at the gateway, for engines that walk a raw header list (the Connection header's
@@ -67,8 +83,7 @@ function strip<T extends Headers>(headers: T, names: ReadonlySet<string>, option
   const h = headers as Headers;
   const connection = h.connection;
   const protocol = h.upgrade;
-  for (const name in h)
-    if (names.has(name) || (options.dropFraming === true && name === 'transfer-encoding')) delete h[name];
+  for (const name in h) if (drops(name, names, options)) delete h[name];
   if (connection !== undefined) for (const name of nominatedByConnection(connection)) drop(h, name);
   if (options.upgrade && protocol !== undefined) {
     h.connection = 'Upgrade';
@@ -77,9 +92,26 @@ function strip<T extends Headers>(headers: T, names: ReadonlySet<string>, option
   return headers;
 }
 
+/** Whether a header named `name` stops at the gateway (a Set lookup for the common names). */
+function drops(name: string, names: ReadonlySet<string>, options: HopByHopOptions): boolean {
+  if (names.has(name)) return true;
+  if (options.dropFraming === true && name === 'transfer-encoding') return true;
+  if (names === HOP_BY_HOP_SET) return false;
+  if (options.trusted !== true && CLIENT_CLAIMS.has(name)) return true;
+  // `x_forwarded_for`, `x-forwarded_for`…: an underscore spelling of a name the gateway owns or filters.
+  if (name.indexOf('_') === -1) return false;
+  const dashed = name.replace(/_/g, '-');
+  return names.has(dashed) || CLIENT_CLAIMS.has(dashed);
+}
+
 const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 /** What a request's headers lose on the way upstream. */
-const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect', ...GATEWAY_OWNED]);
+const NOT_FORWARDED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  'http2-settings',
+  'expect',
+  ...GATEWAY_OWNED,
+]);
 
 /**
  * What prepareUpstreamHeaders makes, as a new object built in one pass: for engines that hand over a copy of
@@ -109,8 +141,7 @@ function copyWithout(headers: Headers, names: ReadonlySet<string>, options: HopB
   const out: Headers = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || names.has(name)) continue;
-    if (options.dropFraming && name === 'transfer-encoding') continue;
+    if (value === undefined || drops(name, names, options)) continue;
     out[name] = value;
   }
   if (headers.connection !== undefined)

@@ -11,7 +11,6 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import type { Reply } from '../types';
 import type { Exchange, ExchangeEngine } from './exchange';
-import { copyUpstreamHeaders } from './hop-by-hop';
 import { rawReply } from './reply-writer';
 
 export interface UpgradeClient {
@@ -39,7 +38,7 @@ export class UpgradeEngine implements ExchangeEngine<UpgradeClient> {
       port: url.port || (secure ? 443 : 80),
       method: exchange.method,
       path: exchange.url,
-      headers: copyUpstreamHeaders(exchange.headers, exchange.forwardHeaders, UPGRADE),
+      headers: exchange.upstreamHeaders(UPGRADE),
       agent: false,
     });
     exchange.attempt = upstream;

@@ -1,0 +1,4 @@
+import { expressHarness } from '../conformance/harness-express';
+import { runHostileContract } from './hostile-contract';
+
+runHostileContract(expressHarness);

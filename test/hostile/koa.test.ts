@@ -1,0 +1,4 @@
+import { koaHarness } from '../conformance/harness-koa';
+import { runHostileContract } from './hostile-contract';
+
+runHostileContract(koaHarness);

@@ -1,0 +1,4 @@
+import { nodeHarness } from '../conformance/harness-node';
+import { runHostileContract } from './hostile-contract';
+
+runHostileContract(nodeHarness);

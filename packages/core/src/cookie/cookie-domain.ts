@@ -47,10 +47,9 @@ export function isTrustworthyHost(host: string): boolean {
 export function cookieDomain(attribute: string, host: string): string | null {
   if (attribute === '') return '';
   if (attribute.includes('%')) return null;
-  const canonical = canonicalDomain(attribute);
-  if (canonical === null) return null;
-  const domain = canonical.startsWith('.') ? canonical.slice(1) : canonical;
-  if (domain === '') return null;
+  // One leading dot is dropped (`.example.org` is `example.org`); a second one is an empty label.
+  const domain = canonicalDomain(attribute.startsWith('.') ? attribute.slice(1) : attribute);
+  if (domain === null || domain === '' || domain.startsWith('.')) return null;
   const hostDomain = getDomain(host, REGISTRABLE);
   // IP addresses, `localhost`, intranet names and public suffixes set host-only cookies, and only by naming
   // themselves.

@@ -22,7 +22,14 @@ function parse(setCookie: Parameters<typeof parseSetCookieLifetime>[0], origin =
   return parseSetCookieLifetime(setCookie, name, NOW, origin);
 }
 
-const session = (value: string, domain?: string) => ({ kind: 'set', value, expiresAt: null, domain });
+const session = (value: string, domain?: string, partitioned = false) => ({
+  kind: 'set',
+  value,
+  expiresAt: null,
+  domain,
+  partitioned,
+});
+const deleted = { kind: 'delete', domain: undefined, partitioned: false };
 
 describe('parseSetCookieLifetime: lifetimes', () => {
   it('answers null when nothing sets the cookie', () => {
@@ -39,6 +46,7 @@ describe('parseSetCookieLifetime: lifetimes', () => {
       expiresAt: NOW + 3_600_000,
       maxAge: 3600,
       domain: undefined,
+      partitioned: false,
     });
   });
 
@@ -60,10 +68,7 @@ describe('parseSetCookieLifetime: lifetimes', () => {
     ]) {
       expect(parse(header)).toMatchObject({ kind: 'set', expiresAt: NOW + 600_000, maxAge: 600 });
     }
-    expect(parse(`SID=abc; Expires=${IN_ONE_HOUR}; Max-Age=0`)).toEqual({
-      kind: 'delete',
-      domain: undefined,
-    });
+    expect(parse(`SID=abc; Expires=${IN_ONE_HOUR}; Max-Age=0`)).toEqual(deleted);
   });
 
   it('reads a session cookie (no Max-Age, no Expires, or neither readable)', () => {
@@ -73,7 +78,6 @@ describe('parseSetCookieLifetime: lifetimes', () => {
   });
 
   it('reads deletion: Max-Age ≤ 0, an Expires in the past, right now, or before 1601', () => {
-    const deleted = { kind: 'delete', domain: undefined };
     expect(parse('SID=; Max-Age=0; Path=/')).toEqual(deleted);
     expect(parse('SID=abc; Max-Age=-1')).toEqual(deleted);
     expect(parse('SID=abc; Max-Age=-99999999999999999999')).toEqual(deleted);
@@ -114,12 +118,16 @@ describe('parseSetCookieLifetime: lifetimes', () => {
 
   it('the same cookie set twice in one response: the last line counts (per domain)', () => {
     expect(parse(['SID=a; Max-Age=60', 'SID=b; Max-Age=120'])).toMatchObject({ value: 'b', maxAge: 120 });
-    expect(parse(['SID=a; Max-Age=60', 'SID=; Max-Age=0'])).toEqual({ kind: 'delete', domain: undefined });
+    expect(parse(['SID=a; Max-Age=60', 'SID=; Max-Age=0'])).toEqual(deleted);
     expect(parse(['SID=; Max-Age=0', 'SID=c'])).toEqual(session('c'));
-    // A host-only cookie and one for the whole domain are two cookies in the browser.
+    // A host-only cookie and one for the whole domain are two cookies in the browser; so are a partitioned
+    // cookie and one that is not.
     expect(
       readSetCookies(['SID=a; Domain=example.org', 'SID=; Max-Age=0', 'SID=b'], 'SID', NOW, HTTP),
     ).toEqual([session('a', 'example.org'), session('b')]);
+    expect(
+      readSetCookies(['SID=a; Secure; Partitioned', 'SID=; Max-Age=0; Secure'], 'SID', NOW, HTTPS),
+    ).toEqual([session('a', undefined, true), deleted]);
   });
 
   it('reads attributes in any order and case, around any whitespace', () => {
@@ -190,6 +198,8 @@ describe('parseSetCookieLifetime: what the browser refuses', () => {
     expect(at('localhost:3000', 'localhost')).toEqual(session('a'));
     expect(at('localhost', '.localhost')).toEqual(session('a'));
     expect(at('127.0.0.1:8080', '127.0.0.1')).toEqual(session('a'));
+    expect(at('127.0.0.1', '.127.0.0.1')).toEqual(session('a'));
+    expect(at('127.0.0.1', '..127.0.0.1')).toBeNull();
     expect(at('[::1]:8080', '[::1]')).toEqual(session('a'));
     expect(at('127.0.0.1', '0.0.1')).toBeNull();
     expect(at('foo.localhost', 'localhost')).toBeNull();
@@ -226,7 +236,7 @@ describe('parseSetCookieLifetime: what the browser refuses', () => {
     expect(parse('SID=a; SameSite=Lax; SameSite=None')).toBeNull();
     expect(parse('SID=a; SameSite=bogus')).toEqual(session('a'));
     expect(parse('SID=a; Partitioned', HTTPS)).toBeNull();
-    expect(parse('SID=a; Partitioned; Secure', HTTPS)).toEqual(session('a'));
+    expect(parse('SID=a; Partitioned; Secure', HTTPS)).toEqual(session('a', undefined, true));
   });
 
   it('prefixes, in any case: __Secure-, __Host-, __Http-, __Host-Http-', () => {

@@ -37,8 +37,10 @@ export type CookieLifetime =
       expires?: Date;
       /** The domain the cookie is shared with (canonical), or undefined for a host-only cookie. */
       domain: string | undefined;
+      /** Partitioned (CHIPS): the browser keeps it apart from an unpartitioned cookie of the same name. */
+      partitioned: boolean;
     }
-  | { kind: 'delete'; domain: string | undefined };
+  | { kind: 'delete'; domain: string | undefined; partitioned: boolean };
 
 const MAX_AGE_CAP_S = 400 * 86_400;
 const MAX_NAME_VALUE = 4096;
@@ -73,9 +75,9 @@ function isWhitespace(code: number): boolean {
 }
 
 /**
- * What the browser ends up with for cookie `name` after `setCookie`, one entry per domain it touched (in
- * the order first touched; the last line for a domain wins): set, or deleted. Lines the browser refuses are
- * skipped. Empty when nothing the browser keeps names it. Never throws.
+ * What the browser ends up with for cookie `name` after `setCookie`, one entry per cookie it touched (a
+ * domain, partitioned or not; in the order first touched; the last line for one wins): set, or deleted.
+ * Lines the browser refuses are skipped. Empty when nothing the browser keeps names it. Never throws.
  */
 export function readSetCookies(
   setCookie: string | readonly string[] | undefined,
@@ -93,7 +95,7 @@ export function readSetCookies(
     if (host === undefined && origin.host !== undefined) host = requestHost(origin.host);
     const result = storedCookie(line, name, nowMs, origin.secure, host);
     if (result === null) continue;
-    const same = results.findIndex((r) => r.domain === result.domain);
+    const same = results.findIndex((r) => r.domain === result.domain && r.partitioned === result.partitioned);
     if (same === -1) results.push(result);
     else results[same] = result;
   }
@@ -149,19 +151,20 @@ function storedCookie(
   }
   if (!prefixAllows(name, a)) return null;
 
+  const partitioned = a.partitioned;
   const maxAge = a.maxAge !== undefined && MAX_AGE.test(a.maxAge) ? Number(a.maxAge) : undefined;
   if (maxAge !== undefined) {
-    if (maxAge <= 0) return { kind: 'delete', domain };
+    if (maxAge <= 0) return { kind: 'delete', domain, partitioned };
     const capped = Math.min(maxAge, MAX_AGE_CAP_S);
-    return { kind: 'set', value, expiresAt: nowMs + capped * 1000, maxAge: capped, domain };
+    return { kind: 'set', value, expiresAt: nowMs + capped * 1000, maxAge: capped, domain, partitioned };
   }
   const at = a.expires === undefined ? null : parseCookieDate(a.expires);
-  if (at === null) return { kind: 'set', value, expiresAt: null, domain };
-  if (at <= nowMs) return { kind: 'delete', domain };
+  if (at === null) return { kind: 'set', value, expiresAt: null, domain, partitioned };
+  if (at <= nowMs) return { kind: 'delete', domain, partitioned };
   // Beyond the cap, the browser stores 400 days from when it receives the line: Max-Age says the same.
-  if (at > nowMs + MAX_AGE_CAP_S * 1000)
-    return { kind: 'set', value, expiresAt: nowMs + MAX_AGE_CAP_S * 1000, maxAge: MAX_AGE_CAP_S, domain };
-  return { kind: 'set', value, expiresAt: at, expires: new Date(at), domain };
+  const cap = nowMs + MAX_AGE_CAP_S * 1000;
+  if (at > cap) return { kind: 'set', value, expiresAt: cap, maxAge: MAX_AGE_CAP_S, domain, partitioned };
+  return { kind: 'set', value, expiresAt: at, expires: new Date(at), domain, partitioned };
 }
 
 /** The attributes after the name-value pair; the last of each kind counts, over-long values are dropped. */

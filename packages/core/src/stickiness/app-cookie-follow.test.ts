@@ -246,6 +246,35 @@ describe('app-cookie follow', () => {
       });
     });
 
+    it('a partitioned app cookie gets a partitioned balancer cookie (the browser keeps the two kinds apart)', async () => {
+      const { router } = setup();
+      const first = await visit(router, undefined, 'JSESSIONID=s1; Secure; Partitioned; Path=/', https);
+      expect(cookieAttributes(first.setCookies[0]!)).toMatchObject({ partitioned: true, secure: true });
+      // Deleting the unpartitioned cookie leaves the partitioned one, in the browser and here alike.
+      const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+      const other = await visit(router, cookie, 'JSESSIONID=; Max-Age=0; Secure', https);
+      expect(cookieAttributes(other.setCookies[0]!)).toMatchObject({ value: '', 'max-age': '0' });
+      expect(cookieAttributes(other.setCookies[0]!).partitioned).toBeUndefined();
+    });
+
+    it('a host-only app cookie gets a balancer cookie in the configured scope (cookie.domain)', async () => {
+      const router = createStickyRouter(
+        withTestHooks(
+          {
+            backends: BACKENDS,
+            stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID' },
+            secret: SECRET,
+            cookie: { domain: 'example.org' },
+          },
+          { clock: new FakeClock() },
+        ),
+      );
+      const hostOnly = await visit(router, undefined, 'JSESSIONID=s1', http);
+      expect(cookieAttributes(hostOnly.setCookies[0]!).domain).toBe('example.org');
+      const own = await visit(router, undefined, 'JSESSIONID=s1; Domain=home.example.org', http);
+      expect(cookieAttributes(own.setCookies[0]!).domain).toBe('home.example.org');
+    });
+
     it('a deletion the browser refuses deletes nothing', async () => {
       const { router } = setup();
       const first = await visit(router, undefined, 'JSESSIONID=s1; Max-Age=600', http);

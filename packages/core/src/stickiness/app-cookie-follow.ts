@@ -2,7 +2,8 @@
 // application's session cookie does. When the upstream sets the app cookie and a browser would store it
 // (RFC 6265bis storage rules: see set-cookie-lifetime.ts), the balancer cookie is set with the same lifetime
 // (Max-Age, Expires, or none for a session cookie) and the same Domain, so it is sent wherever the app cookie
-// is; when the app deletes it, the balancer cookie goes too; a line the browser refuses changes nothing.
+// is (and `Partitioned` when the app cookie is: the browser keeps that one apart); when the app deletes it,
+// the balancer cookie goes too; a line the browser refuses changes nothing.
 // A response that does not touch the app cookie leaves the balancer cookie alone, except after a reroute,
 // when the client gets a cookie for its new backend with the old one's expiry, and for a session cookie
 // that is getting old on the server (below).
@@ -13,7 +14,7 @@
 // keeps coming is not.
 
 import type { CookieKind, DecodedCookie } from '../cookie/balancer-cookie-codec';
-import type { CookieLifetimeAttributes } from '../cookie/balancer-cookie-writer';
+import type { CookieLifetimeAttributes, CookieScope } from '../cookie/balancer-cookie-writer';
 import { type CookieLifetime, namesCookie, readSetCookies } from '../cookie/set-cookie-lifetime';
 import type { Backend } from '../pool/backend';
 import type { Route, RouteRequest, RouteState } from '../types';
@@ -81,11 +82,11 @@ export class AppCookieFollowPolicy implements StickinessPolicy {
   /** The balancer cookie the browser keeps beside the app cookie it keeps (or drops with it). */
   private mirror(backend: Backend, app: CookieLifetime, secure: boolean): readonly string[] {
     try {
-      return this.write(backend, app, secure, app.domain);
+      return this.write(backend, app, secure, app);
     } catch {
       // A domain a browser takes but the `cookie` library will not write (an underscore in a label): the
       // configured scope is the next best, a balancer cookie the host's own requests carry.
-      return this.write(backend, app, secure, undefined);
+      return this.write(backend, app, secure, { domain: undefined, partitioned: app.partitioned });
     }
   }
 
@@ -93,15 +94,15 @@ export class AppCookieFollowPolicy implements StickinessPolicy {
     backend: Backend,
     app: CookieLifetime,
     secure: boolean,
-    domain: string | undefined,
+    scope: CookieScope,
   ): readonly string[] {
-    if (app.kind === 'delete') return this.ctx.writer.delete(secure, domain);
+    if (app.kind === 'delete') return this.ctx.writer.delete(secure, scope);
     const expires = app.expiresAt === null ? 0 : Math.ceil(app.expiresAt / 1000);
     const lifetime: CookieLifetimeAttributes = {};
     if (app.maxAge !== undefined) lifetime.maxAge = app.maxAge;
     if (app.expires !== undefined) lifetime.expires = app.expires;
     const value = this.ctx.codec.encode(this.ctx.tokenFor(backend), expires, this.nowSec(), KIND);
-    return this.ctx.writer.issue(value, lifetime, secure, domain);
+    return this.ctx.writer.issue(value, lifetime, secure, scope);
   }
 
   /** A balancer cookie the app did not ask for (reroute, session renewal), in the configured scope. */

@@ -2,7 +2,7 @@
 // @swc/jest only strips types (fast); `pnpm typecheck` is what checks them.
 const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 const moduleNameMapper = {
-  '^@stickyroute/(core|express|koa|fastify|redis|node|http-proxy-engine|undici-pools)$':
+  '^@stickyroute/(core|express|koa|fastify|redis|node|status|http-proxy-engine|undici-pools)$':
     '<rootDir>/packages/$1/src/index.ts',
   '^@stickyroute/core/(adapter|testing)$': '<rootDir>/packages/core/src/$1.ts',
 };

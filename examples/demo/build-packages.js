@@ -4,7 +4,7 @@
 // They need the JavaScript only, so the package's build script runs without `--dts`: the type declarations
 // take tsup seven times longer than the code (`pnpm build` makes everything, declarations included).
 //
-//   node examples/demo/build-packages.js [--types] [core express koa fastify redis]   (no names: all)
+//   node examples/demo/build-packages.js [--types] [core express koa fastify redis node status]   (no names: all)
 
 const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
@@ -22,7 +22,7 @@ const { delimiter, join, resolve } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 
 const ROOT = resolve(__dirname, '..', '..');
-const ALL = ['core', 'express', 'koa', 'fastify', 'redis'];
+const ALL = ['core', 'express', 'koa', 'fastify', 'redis', 'node', 'status'];
 /** A build holding the lock longer than this is taken for dead (a killed process) and its lock broken. */
 const STALE_LOCK_MS = 180_000;
 
@@ -38,12 +38,22 @@ function newestMtime(path) {
 /** The package needs a build: its dist is missing, or a source file or its manifest changed since. */
 function isStale(name, types) {
   const dir = join(ROOT, 'packages', name);
-  const outputs = ['index.js', 'index.mjs', ...(types ? ['index.d.ts'] : [])].map((file) =>
-    join(dir, 'dist', file),
-  );
+  // An ESM build only where the manifest names one (the core is published as CommonJS alone).
+  const manifest = readFileSync(join(dir, 'package.json'), 'utf8');
+  const outputs = [
+    'index.js',
+    ...(manifest.includes('index.mjs') ? ['index.mjs'] : []),
+    ...(types ? ['index.d.ts'] : []),
+  ].map((file) => join(dir, 'dist', file));
   if (!outputs.every((file) => existsSync(file))) return true;
   const built = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
-  return newestMtime(join(dir, 'src')) > built || statSync(join(dir, 'package.json')).mtimeMs > built;
+  // Private workspace packages (the shared proxy engines) are bundled in: their sources count as this one's.
+  const bundled = Object.entries(JSON.parse(manifest).devDependencies ?? {})
+    .filter(([dep, range]) => range.startsWith('workspace:') && dep.startsWith('@stickyroute/'))
+    .map(([dep]) => join(ROOT, 'packages', dep.slice('@stickyroute/'.length), 'src'))
+    .filter((src) => existsSync(src));
+  const sources = [join(dir, 'src'), ...bundled];
+  return Math.max(...sources.map(newestMtime)) > built || statSync(join(dir, 'package.json')).mtimeMs > built;
 }
 
 /** Runs the package's own `build` script as `pnpm run build` would: in its folder, the workspace's bins on PATH. */

@@ -1,10 +1,10 @@
 // The demo's gateway: the chosen framework (express, koa or fastify) with its stickyroute adapter in front
-// of the app instances, and the status page (status-page.js) mounted before the framework on the same
+// of the app instances, and the status page (@stickyroute/status) mounted before the framework on the same
 // node:http server, or on a listener of its own. The three frameworks differ only in how the adapter is
 // mounted; everything the demo shows comes from the core router each adapter exposes.
 
 const http = require('node:http');
-const { createStatusPage } = require('./status-page');
+const { createStatusHandler } = require('@stickyroute/status');
 
 const FRAMEWORKS = ['express', 'koa', 'fastify'];
 
@@ -85,7 +85,13 @@ async function startGateway({
   );
   const { router, server } = mounted;
   if (status) {
-    statusPage = createStatusPage({ router, token: status.token, framework, appCookie, addInstance });
+    statusPage = createStatusHandler({
+      router,
+      token: status.token,
+      title: `${framework} gateway`,
+      appCookie,
+      addInstance,
+    });
   }
   const gatewayPort = await listen(server, port, host);
   const shown = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;

@@ -38,7 +38,7 @@ function isRunning(pid: number): boolean {
 
 /** Builds the packages the demo imports (skipped when their dist is fresh), as `pnpm demo` does on start. */
 export async function buildDemoPackages(): Promise<void> {
-  const child = spawn(process.execPath, [BUILD, 'core', 'express', 'koa', 'fastify'], {
+  const child = spawn(process.execPath, [BUILD, 'core', 'express', 'koa', 'fastify', 'status'], {
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   let errors = '';

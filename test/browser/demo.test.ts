@@ -44,8 +44,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function newPage(viewport = { width: 900, height: 520 }): Promise<Page> {
-  const context = await browser.newContext({ viewport });
+async function newPage(viewport = { width: 900, height: 520 }, userAgent?: string): Promise<Page> {
+  const context = await browser.newContext({ viewport, ...(userAgent === undefined ? {} : { userAgent }) });
   contexts.push(context);
   return context.newPage();
 }
@@ -150,8 +150,12 @@ describe('lb-cookie (express) and the status page', () => {
   });
 
   test('the status page renders every backend with its share of traffic', async () => {
-    // A few clients that come back with their cookie: the page counts them as stuck.
-    const clients = await Promise.all([0, 1, 2, 3, 4].map(() => newPage()));
+    // A few clients that come back with their cookie: the page counts them as stuck. Each is another user's
+    // browser: the count tells clients apart by address, User-Agent and cookie date, and from one address, one
+    // User-Agent and one second on one backend two browsers hold the very same cookie (it names no client).
+    const clients = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) => newPage(undefined, `Mozilla/5.0 (X11; Linux x86_64) demo-client-${i}`)),
+    );
     for (const client of clients) {
       await client.goto(demo.url);
       await client.reload();

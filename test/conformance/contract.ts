@@ -5,7 +5,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { StickyConfigError, type StickyOptions } from '@stickyroute/core';
 import { withTestHooks } from '@stickyroute/core/testing';
-import { cookiesNamed, HttpClient, type HttpResult, send } from '../support/http-client';
+import {
+  HttpClient as BaseHttpClient,
+  send as baseSend,
+  cookiesNamed,
+  type HttpResult,
+  type SendOptions,
+} from '../support/http-client';
 import {
   APP_EXTRA_COOKIES,
   type LegacyApp,
@@ -18,7 +24,7 @@ import {
 import { ManualClock } from '../support/manual-clock';
 import { makeSelfSignedCert } from '../support/self-signed-cert';
 import { waitFor } from '../support/wait-for';
-import { openWebSocket } from '../support/ws-client';
+import { openWebSocket as baseOpenWebSocket, type WsConnectOptions } from '../support/ws-client';
 import type { GatewayExtras, GatewayHarness, StartedGateway } from './harness';
 
 const SECRET = 'conformance-secret-0123456789abcdef';
@@ -46,14 +52,45 @@ function expectCleanError(res: HttpResult, status: 502 | 503 | 504) {
   expect(res.text).not.toMatch(/Error|at .+:\d+|ECONN|node:/);
 }
 
-export function runStickyContract(harness: GatewayHarness): void {
-  describe(`${harness.name}: sticky-session contract`, () => {
+export interface ContractOptions {
+  /**
+   * `h2`: every gateway serves HTTP/2 over TLS (ALPN, with the HTTP/1.1 fallback WebSockets use) and every
+   * request of the contract is an HTTP/2 request; the upstream stays HTTP/1.1.
+   */
+  transport?: 'http1' | 'h2';
+}
+
+export function runStickyContract(
+  harness: GatewayHarness,
+  { transport = 'http1' }: ContractOptions = {},
+): void {
+  const h2 = transport === 'h2';
+  describe(`${harness.name}: sticky-session contract${h2 ? ' over HTTP/2' : ''}`, () => {
     let apps: LegacyApp[];
     const gateways: StartedGateway[] = [];
     const extraApps: LegacyApp[] = [];
+    /** Over HTTP/2: the gateways' certificate, which every client trusts. */
+    let tls: { key: string; cert: string } | undefined;
+    const over = <T extends object>(options: T): T =>
+      tls === undefined ? options : { http2: true, ca: tls.cert, ...options };
+    const send = (url: string, options: SendOptions = {}) => baseSend(url, over(options));
+    class HttpClient extends BaseHttpClient {
+      constructor(baseUrl: string, defaults: Pick<SendOptions, 'ca' | 'timeoutMs'> = {}, now?: () => number) {
+        super(baseUrl, over(defaults), now);
+      }
+    }
+    const openWebSocket = (url: string, options: WsConnectOptions = {}) =>
+      baseOpenWebSocket(url, tls === undefined ? options : { ca: tls.cert, ...options });
+    /** The harness's extras over the transport: over HTTP/2, TLS with the contract's own certificate. */
+    const served = (extras: GatewayExtras = {}): GatewayExtras => {
+      if (!h2) return extras;
+      const { https, ...rest } = extras;
+      return { ...rest, http2: https ?? tls };
+    };
 
     beforeAll(async () => {
       apps = await startLegacyApps(3);
+      if (h2) tls = await makeSelfSignedCert();
     });
     afterEach(async () => {
       const open = gateways.splice(0);
@@ -77,7 +114,7 @@ export function runStickyContract(harness: GatewayHarness): void {
     const gateway = async (options: Partial<StickyOptions>, extras?: GatewayExtras) => {
       const started = await harness.start(
         { backends: backends(), secret: SECRET, logger: quiet, ...options },
-        extras,
+        served(extras),
       );
       gateways.push(started);
       return started;
@@ -130,7 +167,13 @@ export function runStickyContract(harness: GatewayHarness): void {
         const client = new HttpClient(gw.url);
         const first = await client.get('/');
         const [cookie] = sticky(first);
-        expect(cookie?.attributes).toEqual({ 'max-age': '1200', path: '/', httponly: '', samesite: 'Lax' });
+        expect(cookie?.attributes).toEqual({
+          'max-age': '1200',
+          path: '/',
+          httponly: '',
+          samesite: 'Lax',
+          ...(h2 ? { secure: '' } : {}),
+        });
         const home = instanceOf(first);
         expect(instanceOf(await client.post('/login?user=carol'))).toBe(home);
         for (let i = 0; i < 20; i++) {
@@ -279,6 +322,120 @@ export function runStickyContract(harness: GatewayHarness): void {
         }
         expect(gw.router.stats().storeEntries).toBe(3);
         expect(gw.router.stats().requests.hashed).toBe(5);
+      });
+    });
+
+    describe('4b. app-cookie route (jvmRoute)', () => {
+      // Tomcat-like instances: JSESSIONID=<hex>.<instance>, the session also accepted as ;jsessionid= in the path.
+      let tomcats: LegacyApp[];
+      beforeAll(async () => {
+        tomcats = await Promise.all(
+          ['node1', 'node2', 'node3'].map((instance) => startLegacyApp({ instance, jvmRoute: true })),
+        );
+      });
+      afterAll(() => Promise.all(tomcats.map((t) => t.close())));
+      const route = { type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'route' } as const;
+      const routeGateway = (options: Partial<StickyOptions> = {}) =>
+        gateway({
+          backends: tomcats.map((t) => ({ url: t.url, id: t.instance })),
+          stickiness: route,
+          ...options,
+        });
+      /** A session opened on some instance: its JSESSIONID value and the instance. */
+      const login = async (gw: StartedGateway, user: string) => {
+        const res = await send(`${gw.url}/login?user=${user}`, { method: 'POST' });
+        const [session] = cookiesNamed(res, 'JSESSIONID');
+        expect(res.setCookies.filter((line) => !line.startsWith('JSESSIONID='))).toEqual(APP_EXTRA_COOKIES);
+        return { sid: session!.value, home: instanceOf(res) };
+      };
+      const rerouted = (res: HttpResult) => res.json<WhoAmI>().headers['x-sticky-rerouted'];
+
+      test('the route in the JSESSIONID cookie leads back to its instance; no balancer cookie, no store', async () => {
+        const gw = await routeGateway();
+        const clients = [0, 1, 2].map(() => new HttpClient(gw.url));
+        const homes: string[] = [];
+        for (const [c, client] of clients.entries()) {
+          const res = await client.post(`/login?user=t${c}`);
+          expect(sticky(res)).toEqual([]);
+          homes.push(instanceOf(res));
+          expect(client.jar.get('JSESSIONID')).toMatch(new RegExp(`^[0-9a-f]{24}\\.${homes[c]}$`));
+        }
+        expect(new Set(homes).size).toBe(3);
+        for (let i = 0; i < 5; i++) {
+          await send(`${gw.url}/`); // a newcomer moves the round robin on
+          for (const [c, client] of clients.entries()) {
+            const again = await client.get('/');
+            expect(instanceOf(again)).toBe(homes[c]);
+            expect(again.json<WhoAmI>()).toMatchObject({ loggedIn: true, user: `t${c}` });
+            expect(again.setCookies).toEqual([]);
+            expect(rerouted(again)).toBeUndefined();
+          }
+        }
+        const stats = gw.router.stats();
+        expect(stats.requests).toMatchObject({ sticky: 15, rerouted: 0 });
+        expect(stats.storeEntries).toBe(0);
+      });
+
+      test('the ;jsessionid= path parameter leads to its instance and reaches the app untouched', async () => {
+        const gw = await routeGateway();
+        const sessions = [await login(gw, 'p0'), await login(gw, 'p1'), await login(gw, 'p2')];
+        expect(new Set(sessions.map((s) => s.home)).size).toBe(3);
+        for (let i = 0; i < 3; i++) {
+          for (const [n, { sid, home }] of sessions.entries()) {
+            const path = `/cart;jsessionid=${sid};v=${i}?x=1&y=a%2Fb`;
+            const res = await send(`${gw.url}${path}`);
+            expect(instanceOf(res)).toBe(home);
+            expect(res.json<WhoAmI>()).toMatchObject({ loggedIn: true, user: `p${n}`, path });
+            expect(res.setCookies).toEqual([]);
+          }
+        }
+        // A ;jsessionid= in the query is not a path parameter: balanced as new.
+        const spread = new Set<string>();
+        for (let i = 0; i < 3; i++)
+          spread.add(instanceOf(await send(`${gw.url}/cart?x=1;jsessionid=${sessions[0]!.sid}`)));
+        expect(spread.size).toBe(3);
+        expect(gw.router.stats().storeEntries).toBe(0);
+      });
+
+      test('no route is balanced as new; an unknown route or a down instance is moved, with x-sticky-rerouted', async () => {
+        const gw = await routeGateway();
+        const spread = new Set<string>();
+        for (let i = 0; i < 3; i++) {
+          const res = await send(`${gw.url}/`, { headers: { cookie: 'JSESSIONID=4f2a9c' } });
+          spread.add(instanceOf(res));
+          expect(rerouted(res)).toBeUndefined();
+        }
+        expect(spread.size).toBe(3);
+        const unknown = await send(`${gw.url}/`, { headers: { cookie: 'JSESSIONID=4f2a9c.node9' } });
+        expect(unknown.status).toBe(200);
+        expect(rerouted(unknown)).toBe('1');
+        expect(unknown.setCookies).toEqual([]);
+
+        const { sid, home } = await login(gw, 'gone');
+        gw.router.pool.markDown(home);
+        for (const res of [
+          await send(`${gw.url}/`, { headers: { cookie: `JSESSIONID=${sid}` } }),
+          await send(`${gw.url}/cart;jsessionid=${sid}`),
+        ]) {
+          expect(instanceOf(res)).not.toBe(home);
+          expect(rerouted(res)).toBe('1');
+          expect(res.json<WhoAmI>().loggedIn).toBe(false);
+          expect(res.setCookies).toEqual([]);
+        }
+        expect(gw.router.stats().requests.rerouted).toBe(3);
+      });
+
+      test('strict: an unknown route or a down instance is a 503, other sessions are served', async () => {
+        const gw = await routeGateway({ strict: true });
+        const mine = await login(gw, 'mine');
+        const other = await login(gw, 'other');
+        expectCleanError(await send(`${gw.url}/`, { headers: { cookie: 'JSESSIONID=4f2a9c.node9' } }), 503);
+        gw.router.pool.markDown(mine.home);
+        expectCleanError(await send(`${gw.url}/`, { headers: { cookie: `JSESSIONID=${mine.sid}` } }), 503);
+        expectCleanError(await send(`${gw.url}/cart;jsessionid=${mine.sid}`), 503);
+        const served = await send(`${gw.url}/cart;jsessionid=${other.sid}`);
+        expect(instanceOf(served)).toBe(other.home);
+        expect(served.json<WhoAmI>().loggedIn).toBe(true);
       });
     });
 
@@ -450,6 +607,86 @@ export function runStickyContract(harness: GatewayHarness): void {
           expect(client.jar.get('STICKY')).not.toBe(old);
         }
       });
+
+      /** A drain of 'a' on a manual clock, with three clients stuck to it among nine. */
+      const drainingA = async () => {
+        const clock = new ManualClock();
+        const gw = await gateway(withTestHooks({ stickiness: { type: 'lb-cookie' } }, { clock }));
+        const clients = Array.from({ length: 9 }, () => new HttpClient(gw.url, {}, clock.now));
+        const homes: string[] = [];
+        for (const client of clients) homes.push(instanceOf(await client.get('/')));
+        const onA = clients.filter((_, i) => homes[i] === 'a');
+        expect(onA).toHaveLength(3);
+        const removals: unknown[] = [];
+        gw.router.on('remove', (event) => removals.push(event));
+        const statsOfA = () => gw.router.stats().backends.find((b) => b.id === 'a');
+        /** Its clients come back once each; so do three newcomers, who must go elsewhere. */
+        const round = async () => {
+          for (const client of onA) expect(instanceOf(await client.get('/'))).toBe('a');
+          for (let i = 0; i < 3; i++) expect(instanceOf(await send(`${gw.url}/`))).not.toBe('a');
+        };
+        return { clock, gw, onA, removals, statsOfA, round };
+      };
+
+      test('pool.drain until idle: its clients keep it while they come; removed idle after the last one', async () => {
+        const { clock, gw, onA, removals, statsOfA, round } = await drainingA();
+        const since = clock.now();
+        gw.router.pool.drain('a', { idle: '2m', timeout: '1h' });
+        expect(statsOfA()).toMatchObject({
+          state: 'draining',
+          quietMs: 0,
+          drain: { since, idleMs: 2 * MINUTE, timeoutMs: 60 * MINUTE, removesAt: since + 2 * MINUTE },
+        });
+        // Eight minutes of its clients returning every 90 s: four times `idle`, never idle.
+        for (let i = 0; i < 6; i++) {
+          clock.advance(90_000);
+          expect(statsOfA()?.quietMs).toBe(90_000);
+          await round();
+          expect(statsOfA()?.quietMs).toBe(0);
+        }
+        clock.advance(2 * MINUTE - 1);
+        expect(statsOfA()?.quietMs).toBe(2 * MINUTE - 1);
+        expect(removals).toEqual([]);
+        clock.advance(1);
+        expect(removals).toEqual([{ id: 'a', url: app('a').url, reason: 'drain-idle' }]);
+        expect(gw.router.pool.list().map((b) => b.id)).toEqual(['b', 'c']);
+        for (const client of onA) {
+          const res = await client.get('/');
+          expect(instanceOf(res)).not.toBe('a');
+          expect(res.json<WhoAmI>().headers['x-sticky-rerouted']).toBe('1');
+        }
+      });
+
+      test('pool.drain until idle: a WebSocket held open keeps it; the quiet counts from its close', async () => {
+        const { clock, gw, onA, removals, statsOfA } = await drainingA();
+        const ws = await openWebSocket(`${gw.url.replace(/^http/, 'ws')}/socket`, {
+          headers: { cookie: onA[0]!.jar.header()! },
+        });
+        expect(await ws.ask('open')).toBe('a:open');
+        gw.router.pool.drain('a', { idle: '2m', timeout: '1h' });
+        clock.advance(10 * MINUTE);
+        expect(removals).toEqual([]);
+        expect(statsOfA()).toMatchObject({ state: 'draining', active: 1, quietMs: 0 });
+        await ws.close();
+        await waitFor(() => statsOfA()?.active === 0, 2000, 'the upgrade released');
+        clock.advance(2 * MINUTE - 1);
+        expect(removals).toEqual([]);
+        clock.advance(1);
+        expect(removals).toEqual([{ id: 'a', url: app('a').url, reason: 'drain-idle' }]);
+      });
+
+      test('pool.drain until idle: the timeout removes it when its clients never go quiet', async () => {
+        const { clock, gw, removals, round } = await drainingA();
+        gw.router.pool.drain('a', { idle: '2m', timeout: '5m' });
+        for (let i = 0; i < 4; i++) {
+          clock.advance(MINUTE);
+          await round();
+        }
+        clock.advance(MINUTE - 1);
+        expect(removals).toEqual([]);
+        clock.advance(1);
+        expect(removals).toEqual([{ id: 'a', url: app('a').url, reason: 'drain-timeout' }]);
+      });
     });
 
     describe('9. errors', () => {
@@ -571,7 +808,7 @@ export function runStickyContract(harness: GatewayHarness): void {
         });
         const { headers } = res.json<WhoAmI>();
         expect(headers['x-forwarded-for']).toBe('127.0.0.1');
-        expect(headers['x-forwarded-proto']).toBe('http');
+        expect(headers['x-forwarded-proto']).toBe(h2 ? 'https' : 'http');
         expect(headers['x-forwarded-host']).toBe(new URL(gw.url).host);
         expect(headers['x-sticky-rerouted']).toBeUndefined();
       });
@@ -592,30 +829,48 @@ export function runStickyContract(harness: GatewayHarness): void {
         expect(createHash('sha256').update(stream.body).digest('hex')).toBe(streamSha256());
       });
 
-      test('hop-by-hop headers are not forwarded, either way', async () => {
-        const gw = await gateway({});
-        const res = await send(`${gw.url}/`, {
-          headers: {
-            connection: 'keep-alive, x-client-hop',
-            'x-client-hop': 'secret',
-            'keep-alive': 'timeout=99',
-            te: 'trailers',
-            'x-end-to-end': 'kept',
-          },
+      // HTTP/2 clients cannot send connection-level headers at all: the request half is HTTP/1's.
+      if (!h2)
+        test('hop-by-hop request headers are not forwarded', async () => {
+          const gw = await gateway({});
+          const res = await send(`${gw.url}/`, {
+            headers: {
+              connection: 'keep-alive, x-client-hop',
+              'x-client-hop': 'secret',
+              'keep-alive': 'timeout=99',
+              te: 'trailers',
+              'x-end-to-end': 'kept',
+            },
+          });
+          const { headers } = res.json<WhoAmI>();
+          expect(headers['x-end-to-end']).toBe('kept');
+          expect(headers['x-client-hop']).toBeUndefined();
+          expect(headers['keep-alive']).toBeUndefined();
+          expect(headers.te).toBeUndefined();
+          expect(String(headers.connection ?? '')).not.toContain('x-client-hop');
         });
-        const { headers } = res.json<WhoAmI>();
-        expect(headers['x-end-to-end']).toBe('kept');
-        expect(headers['x-client-hop']).toBeUndefined();
-        expect(headers['keep-alive']).toBeUndefined();
-        expect(headers.te).toBeUndefined();
-        expect(String(headers.connection ?? '')).not.toContain('x-client-hop');
 
+      test('hop-by-hop response headers do not reach the client', async () => {
+        const gw = await gateway({});
         const hop = await send(`${gw.url}/hop`);
         expect(hop.status).toBe(200);
         expect(hop.headers['x-upstream-hop']).toBeUndefined();
         expect(hop.headers['keep-alive']).not.toBe('timeout=2');
         expect(String(hop.headers.connection ?? '')).not.toContain('x-upstream-hop');
       });
+
+      if (h2)
+        test('over HTTP/2 the app gets an HTTP/1.1 request: Host from :authority, no pseudo-headers', async () => {
+          const gw = await gateway({ stickiness: { type: 'lb-cookie' } });
+          const res = await send(`${gw.url}/who?h2=1`);
+          const { headers, path } = res.json<WhoAmI & { path: string }>();
+          expect(path).toBe('/who?h2=1');
+          expect(headers.host).toBe(new URL(gw.url).host);
+          expect(headers['x-forwarded-host']).toBe(new URL(gw.url).host);
+          expect(headers['x-forwarded-proto']).toBe('https');
+          expect(Object.keys(headers).filter((name) => name.startsWith(':'))).toEqual([]);
+          expect(sticky(res)[0]?.attributes).toMatchObject({ secure: '', httponly: '' });
+        });
     });
 
     describe('11. HTTPS termination', () => {
@@ -657,7 +912,8 @@ export function runStickyContract(harness: GatewayHarness): void {
 
       test('plain HTTP gets no Secure flag; an untrusted https upstream is refused (TLS verified)', async () => {
         const plain = await gateway({ stickiness: { type: 'lb-cookie' } });
-        expect(sticky(await send(`${plain.url}/`))[0]?.attributes.secure).toBeUndefined();
+        // (Over HTTP/2 every gateway is HTTPS: the cookie is Secure.)
+        expect(sticky(await send(`${plain.url}/`))[0]?.attributes.secure).toBe(h2 ? '' : undefined);
 
         const pems = await makeSelfSignedCert();
         const secureApp = await startLegacyApp({ instance: 'tls', https: pems });
@@ -771,14 +1027,17 @@ export function runStickyContract(harness: GatewayHarness): void {
 
       test('closing the gateway resolves while a request and a WebSocket are in flight', async () => {
         const dead = await deadApp();
-        const gw = await harness.start({
-          backends: [
-            { url: dead.url, id: 'dead' },
-            { url: app('a').url, id: 'a' },
-          ],
-          healthCheck: { maxFailures: 0 },
-          logger: quiet,
-        });
+        const gw = await harness.start(
+          {
+            backends: [
+              { url: dead.url, id: 'dead' },
+              { url: app('a').url, id: 'a' },
+            ],
+            healthCheck: { maxFailures: 0 },
+            logger: quiet,
+          },
+          served(),
+        );
         // A refused POST first (its body replayed elsewhere), then a slow request and a WebSocket stay open.
         for (let i = 0; i < 2; i++)
           expect(

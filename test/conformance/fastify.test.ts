@@ -14,6 +14,7 @@ import { runStickyContract } from './contract';
 import { fastifyHarness } from './harness-fastify';
 
 runStickyContract(fastifyHarness);
+runStickyContract(fastifyHarness, { transport: 'h2' });
 
 describe('fastify: what reply-from would decide otherwise', () => {
   const quiet = { warn() {} };

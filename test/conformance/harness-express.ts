@@ -10,6 +10,7 @@ import { serveGateway } from './serve-gateway';
 
 export const expressHarness: GatewayHarness = {
   name: 'express',
+  http2: false,
   limitsServer: false,
   async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
     const middleware = sticky({ ...options, ...(extras.prefix ? { prefix: extras.prefix } : {}) });

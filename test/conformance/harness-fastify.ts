@@ -9,19 +9,23 @@ import type { GatewayExtras, GatewayHarness, StartedGateway } from './harness';
 
 export const fastifyHarness: GatewayHarness = {
   name: 'fastify',
+  http2: true,
   limitsServer: true,
   async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
+    const trustProxy = extras.trustProxy ?? false;
     const app: FastifyInstance = (
-      extras.https
-        ? Fastify({ https: extras.https, trustProxy: extras.trustProxy ?? false })
-        : Fastify({ trustProxy: extras.trustProxy ?? false })
+      extras.http2
+        ? Fastify({ http2: true, https: { ...extras.http2, allowHTTP1: true }, trustProxy })
+        : extras.https
+          ? Fastify({ https: extras.https, trustProxy })
+          : Fastify({ trustProxy })
     ) as FastifyInstance;
     app.get('/own-route', async () => ({ own: true, framework: 'fastify' }));
     await app.register(sticky, { ...options, prefix: extras.prefix });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
     return {
-      url: `${extras.https ? 'https' : 'http'}://127.0.0.1:${port}`,
+      url: `${extras.https || extras.http2 ? 'https' : 'http'}://127.0.0.1:${port}`,
       router: app.sticky,
       close: () => app.close(),
     };

@@ -10,6 +10,7 @@ import { serveGateway } from './serve-gateway';
 
 export const koaHarness: GatewayHarness = {
   name: 'koa',
+  http2: true,
   limitsServer: false,
   async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
     const app = new Koa();

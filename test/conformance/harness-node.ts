@@ -11,6 +11,7 @@ import { serveGateway } from './serve-gateway';
 
 export const nodeHarness: GatewayHarness = {
   name: 'node',
+  http2: true,
   limitsServer: true,
   async start(options: StickyOptions, extras: GatewayExtras = {}): Promise<StartedGateway> {
     const handler = createStickyHandler({

@@ -6,6 +6,8 @@ import type { StickyOptions, StickyRouter } from '@stickyroute/core';
 export interface GatewayExtras {
   /** Serve HTTPS with this key/cert (PEM). */
   https?: { key: string; cert: string };
+  /** Serve HTTP/2 over TLS with this key/cert (ALPN; HTTP/1.1 and WebSockets still accepted). */
+  http2?: { key: string; cert: string };
   /** Trust X-Forwarded-For from the peer (Express `trust proxy`, Fastify `trustProxy`, Koa `app.proxy`). */
   trustProxy?: boolean;
   /**
@@ -26,5 +28,7 @@ export interface GatewayHarness {
   name: 'express' | 'koa' | 'fastify' | 'node';
   /** The adapter sets limits on its server (`serverLimits`): the node handler and the Fastify plugin. */
   limitsServer: boolean;
+  /** The adapter serves HTTP/2 clients (Express does not: docs/decisions.md). */
+  http2: boolean;
   start(options: StickyOptions, extras?: GatewayExtras): Promise<StartedGateway>;
 }

@@ -4,3 +4,4 @@ import { runStickyContract } from './contract';
 import { koaHarness } from './harness-koa';
 
 runStickyContract(koaHarness);
+runStickyContract(koaHarness, { transport: 'h2' });

@@ -4,3 +4,4 @@ import { runStickyContract } from './contract';
 import { nodeHarness } from './harness-node';
 
 runStickyContract(nodeHarness);
+runStickyContract(nodeHarness, { transport: 'h2' });

@@ -2,6 +2,7 @@
 // upgrades, and close it all — including upgraded sockets, which are no longer the HTTP server's to close.
 
 import http, { type RequestListener } from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,7 +22,11 @@ export async function serveGateway(
   adapter: ServedAdapter,
   extras: GatewayExtras,
 ): Promise<StartedGateway> {
-  const server = extras.https ? https.createServer(extras.https, listener) : http.createServer(listener);
+  const server = extras.http2
+    ? http2.createSecureServer({ ...extras.http2, allowHTTP1: true }, listener as never)
+    : extras.https
+      ? https.createServer(extras.https, listener)
+      : http.createServer(listener);
   if (adapter.attach !== undefined) adapter.attach(server as http.Server);
   else server.on('upgrade', adapter.upgrade);
   const sockets = new Set<Socket>();
@@ -32,7 +37,7 @@ export async function serveGateway(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `${extras.https ? 'https' : 'http'}://127.0.0.1:${port}`,
+    url: `${extras.https || extras.http2 ? 'https' : 'http'}://127.0.0.1:${port}`,
     router: adapter.router,
     async close() {
       await adapter.close();

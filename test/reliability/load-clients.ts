@@ -1,7 +1,8 @@
 // Simulated users for the load scenarios: each client is one "browser" with its own cookie jar and one
 // keep-alive connection to the gateway, asking in a loop (GET /, and every `postEvery`-th request a POST)
-// until stopped. Every answer is logged with the backend that served it, so a test can tell which clients
-// moved, when, and which requests failed.
+// until stopped (all at once, or some of them: `leave`). With `login`, a client first logs in (POST /login)
+// and every GET tells whether the app still knew its session. Every answer is logged with the backend that
+// served it, so a test can tell which clients moved, when, which requests failed and which sessions were lost.
 
 import http from 'node:http';
 import { CookieJar } from '../support/http-client';
@@ -18,6 +19,8 @@ export interface Answer {
   rerouted: boolean;
   /** A network error (reset, timeout) instead of an HTTP answer. */
   error?: string;
+  /** GET answers of the legacy app: whether it knew the client's session. */
+  loggedIn?: boolean;
 }
 
 export interface ClientRecord {
@@ -34,6 +37,8 @@ export interface LoadOptions {
   postEvery?: number;
   /** Per-request timeout, default 10 s. */
   timeoutMs?: number;
+  /** Each client's first request logs in (POST /login?user=c<id>), so its GETs report whether it still is. */
+  login?: boolean;
 }
 
 const RESPONSE_LIMIT = 64 * 1024;
@@ -42,6 +47,7 @@ export class Load {
   readonly clients: ClientRecord[] = [];
   readonly startedAt = Date.now();
   private stopped = false;
+  private readonly leaving = new Set<ClientRecord>();
   private readonly loops: Promise<void>[] = [];
   private readonly agents: http.Agent[] = [];
 
@@ -69,6 +75,11 @@ export class Load {
     return added;
   }
 
+  /** These clients stop after their request in flight (users who closed the tab); the others go on. */
+  leave(records: readonly ClientRecord[]): void {
+    for (const record of records) this.leaving.add(record);
+  }
+
   /** Stops every client after its request in flight and closes their connections. */
   async stop(): Promise<ClientRecord[]> {
     this.stopped = true;
@@ -81,14 +92,17 @@ export class Load {
     const jar = new CookieJar();
     const pace = this.options.paceMs ?? 50;
     const postEvery = this.options.postEvery ?? 0;
-    for (let n = 1; !this.stopped; n++) {
-      const method = postEvery > 0 && n % postEvery === 0 ? 'POST' : 'GET';
-      record.answers.push(await this.request(agent, jar, method));
-      if (!this.stopped && pace > 0) await new Promise((resolve) => setTimeout(resolve, pace));
+    const going = () => !this.stopped && !this.leaving.has(record);
+    for (let n = 1; going(); n++) {
+      const login = n === 1 && this.options.login === true;
+      const method = login || (postEvery > 0 && n % postEvery === 0) ? 'POST' : 'GET';
+      const path = login ? `/login?user=c${record.id}` : method === 'POST' ? '/cart' : '/';
+      record.answers.push(await this.request(agent, jar, method, path));
+      if (going() && pace > 0) await new Promise((resolve) => setTimeout(resolve, pace));
     }
   }
 
-  private request(agent: http.Agent, jar: CookieJar, method: 'GET' | 'POST'): Promise<Answer> {
+  private request(agent: http.Agent, jar: CookieJar, method: 'GET' | 'POST', path: string): Promise<Answer> {
     const sentAt = this.now();
     const body = method === 'POST' ? '{"item":42}' : undefined;
     return new Promise((resolve) => {
@@ -98,41 +112,41 @@ export class Load {
       const cookie = jar.header();
       if (cookie !== undefined) headers.cookie = cookie;
       if (body !== undefined) headers['content-type'] = 'application/json';
-      const req = http.request(
-        new URL(method === 'POST' ? '/cart' : '/', this.baseUrl),
-        { method, agent, headers },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size <= RESPONSE_LIMIT) chunks.push(chunk);
-          });
-          res.on('error', (error) =>
-            finish({ status: 0, instance: null, rerouted: false, error: error.message }),
-          );
-          res.on('end', () => {
-            jar.absorb(res.headers['set-cookie'] ?? []);
-            const instance = res.headers['x-instance'];
-            let rerouted = false;
-            if (method === 'GET' && res.statusCode === 200) {
-              try {
-                const seen = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-                  headers?: Record<string, string>;
-                };
-                rerouted = seen.headers?.['x-sticky-rerouted'] === '1';
-              } catch {
-                // Not the legacy app's JSON: counted by its status.
-              }
+      const req = http.request(new URL(path, this.baseUrl), { method, agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= RESPONSE_LIMIT) chunks.push(chunk);
+        });
+        res.on('error', (error) =>
+          finish({ status: 0, instance: null, rerouted: false, error: error.message }),
+        );
+        res.on('end', () => {
+          jar.absorb(res.headers['set-cookie'] ?? []);
+          const instance = res.headers['x-instance'];
+          let rerouted = false;
+          let loggedIn: boolean | undefined;
+          if (method === 'GET' && res.statusCode === 200) {
+            try {
+              const seen = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+                headers?: Record<string, string>;
+                loggedIn?: boolean;
+              };
+              rerouted = seen.headers?.['x-sticky-rerouted'] === '1';
+              loggedIn = seen.loggedIn;
+            } catch {
+              // Not the legacy app's JSON: counted by its status.
             }
-            finish({
-              status: res.statusCode ?? 0,
-              instance: typeof instance === 'string' ? instance : null,
-              rerouted,
-            });
+          }
+          finish({
+            status: res.statusCode ?? 0,
+            instance: typeof instance === 'string' ? instance : null,
+            rerouted,
+            ...(loggedIn === undefined ? {} : { loggedIn }),
           });
-        },
-      );
+        });
+      });
       req.setTimeout(this.options.timeoutMs ?? 10_000, () => req.destroy(new Error('client timeout')));
       req.on('error', (error) =>
         finish({ status: 0, instance: null, rerouted: false, error: (error as Error).message }),

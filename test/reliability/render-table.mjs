@@ -71,6 +71,30 @@ const SCENARIOS = [
       'ALB deregistration delay (default 300 s, 0–3600 s): no new requests at all, stuck clients move at once, only in-flight requests finish. HAProxy `drain` state: only persistent clients keep the server, as here.',
   },
   {
+    title: '3b. Scale-down under load: drain until idle',
+    prefix: 'scale-down-idle-',
+    rows: [
+      ['drain idle / timeout', '—', (f) => `${f.idleMs} ms / ${f.timeoutMs} ms`],
+      ['requests failed', '0', (f) => f.failed],
+      [
+        'sessions lost (its clients moved or logged out before they left)',
+        '0',
+        (f) => `${f.sessionsLost} of ${f.stuckToDrained}`,
+      ],
+      ['new clients sent to the draining backend', '0', (f) => f.newClientsSentToDrained],
+      ['other clients moved / logged out', '0', (f) => `${f.otherClientsMoved} / ${f.otherSessionsLost}`],
+      ['removed by', 'the idle rule', (f) => (f.removalReason === 'drain-idle' ? 'idle' : f.removalReason)],
+      ['its last stuck request → removal', '≈ idle', (f) => `${f.lastStuckToRemovalMs} ms`],
+      [
+        'its clients left over / drain → removal',
+        '—',
+        (f) => `${f.departureSpanMs} ms / ${f.drainToRemovalMs} ms`,
+      ],
+    ],
+    promise:
+      'ALB: a fixed deregistration delay (300 s by default) that must be guessed; stickiness to the target ends when it starts. HAProxy `drain` and nginx `drain`: persistent clients stay until an operator removes the server. Neither removes a server when its sessions go quiet.',
+  },
+  {
     title: '4. Backend flapping',
     prefix: 'flapping-',
     rows: [

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suites run for real, when missing: redis-server (which also runs the
 # Sentinels, as `redis-server --sentinel`), redis-tools (redis-cli, which creates the test Redis Cluster) and
-# chromium.
+# chromium, and curl (the HTTP/2 suite drives `curl --http2`).
 # Needs root (as on CI and the project's machines); elsewhere it says what is missing and goes on.
 set -uo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 ((${#need[@]})) || exit 0
 if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: missing ${need[*]} (install with: apt-get install ${need[*]})" >&2

@@ -3,6 +3,7 @@
 // behaves like a browser's for one host: it stores cookies, honours deletion, and sends them back.
 
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 
@@ -14,6 +15,8 @@ export interface SendOptions {
   ca?: string;
   /** Give up (reject) after this long. Default 10 s. */
   timeoutMs?: number;
+  /** Speak HTTP/2 (TLS with ALPN, to an https: URL); connection-level headers are left out, as h2 forbids. */
+  http2?: boolean;
 }
 
 export interface HttpResult {
@@ -26,8 +29,72 @@ export interface HttpResult {
   json<T = Record<string, unknown>>(): T;
 }
 
+/** What HTTP/2 forbids a request to carry (RFC 9113 §8.2.2). */
+const CONNECTION_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+function result(status: number, headers: IncomingHttpHeaders, chunks: Buffer[]): HttpResult {
+  const body = Buffer.concat(chunks);
+  const text = body.toString('utf8');
+  return {
+    status,
+    headers,
+    setCookies: headers['set-cookie'] ?? [],
+    body,
+    text,
+    json: <T>() => JSON.parse(text) as T,
+  };
+}
+
+/** One request over a fresh HTTP/2 session. */
+function sendHttp2(url: string, options: SendOptions): Promise<HttpResult> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(target.origin, options.ca ? { ca: options.ca } : {});
+    const fail = (error: Error) => {
+      session.destroy();
+      reject(error);
+    };
+    session.on('error', fail);
+    const headers: OutgoingHttpHeaders = {
+      ':method': options.method ?? 'GET',
+      ':path': `${target.pathname}${target.search}`,
+    };
+    for (const [name, value] of Object.entries(options.headers ?? {}))
+      if (!CONNECTION_HEADERS.has(name.toLowerCase()) && value !== undefined)
+        headers[name.toLowerCase()] = value;
+    const stream = session.request(headers);
+    stream.setTimeout(options.timeoutMs ?? 10_000, () =>
+      stream.close(http2.constants.NGHTTP2_CANCEL, () => fail(new Error(`${url} timed out`))),
+    );
+    const chunks: Buffer[] = [];
+    let status = 0;
+    let responseHeaders: IncomingHttpHeaders = {};
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+      const { ':status': _, ...rest } = h;
+      responseHeaders = rest as IncomingHttpHeaders;
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', fail);
+    stream.on('end', () => {
+      session.close();
+      resolve(result(status, responseHeaders, chunks));
+    });
+    const body = options.body;
+    if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) stream.end(body);
+    else body.pipe(stream);
+  });
+}
+
 /** One request over a fresh connection (no agent, so a stopped server is seen at once). */
 export function send(url: string, options: SendOptions = {}): Promise<HttpResult> {
+  if (options.http2) return sendHttp2(url, options);
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -43,18 +110,7 @@ export function send(url: string, options: SendOptions = {}): Promise<HttpResult
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          const text = body.toString('utf8');
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            setCookies: res.headers['set-cookie'] ?? [],
-            body,
-            text,
-            json: <T>() => JSON.parse(text) as T,
-          });
-        });
+        res.on('end', () => resolve(result(res.statusCode ?? 0, res.headers, chunks)));
       },
     );
     req.setTimeout(options.timeoutMs ?? 10_000, () =>
@@ -149,7 +205,7 @@ export class HttpClient {
 
   constructor(
     readonly baseUrl: string,
-    private readonly defaults: Pick<SendOptions, 'ca' | 'timeoutMs'> = {},
+    private readonly defaults: Pick<SendOptions, 'ca' | 'timeoutMs' | 'http2'> = {},
     now?: () => number,
   ) {
     this.jar = new CookieJar(now);

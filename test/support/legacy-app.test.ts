@@ -28,6 +28,34 @@ describe('legacy app', () => {
     expect((await client.get('/')).json()).toMatchObject({ loggedIn: false });
   });
 
+  test('jvmRoute: Tomcat-like session ids <hex>.<instance>, read from the cookie or the ;jsessionid= path parameter', async () => {
+    const tomcat = await startLegacyApp({ instance: 'node2', jvmRoute: true });
+    try {
+      const login = await send(`${tomcat.url}/login;jsessionid=ignored?user=tom`, { method: 'POST' });
+      expect(login.json()).toMatchObject({ instance: 'node2', loggedIn: true, user: 'tom' });
+      const [session] = cookiesNamed(login, 'JSESSIONID');
+      expect(session?.value).toMatch(/^[0-9a-f]{24}\.node2$/);
+      const byCookie = await send(`${tomcat.url}/`, { headers: { cookie: `JSESSIONID=${session!.value}` } });
+      expect(byCookie.json()).toMatchObject({ loggedIn: true, user: 'tom' });
+      const path = `/cart;jsessionid=${session!.value}?x=1`;
+      const byPath = await send(`${tomcat.url}${path}`);
+      expect(byPath.json()).toMatchObject({ loggedIn: true, user: 'tom', path });
+      expect((await send(`${tomcat.url}/cart?jsessionid=${session!.value}`)).json()).toMatchObject({
+        loggedIn: false,
+      });
+      // The cookie wins over the path, as in Tomcat.
+      const both = await send(`${tomcat.url}${path}`, { headers: { cookie: 'JSESSIONID=unknown.node2' } });
+      expect(both.json()).toMatchObject({ loggedIn: false });
+      await send(`${tomcat.url}/logout;jsessionid=${session!.value}`, { method: 'POST' });
+      expect((await send(`${tomcat.url}${path}`)).json()).toMatchObject({ loggedIn: false });
+      // Without the option nothing changes: PHPSESSID, no route, the path parameter is not a session.
+      const plain = await send(`${app.url}/login`, { method: 'POST' });
+      expect(cookiesNamed(plain, 'PHPSESSID')[0]?.value).toMatch(/^[0-9a-f]{24}$/);
+    } finally {
+      await tomcat.close();
+    }
+  });
+
   test('session-only login and stream', async () => {
     const login = await send(`${app.url}/login?maxAge=session`, { method: 'POST' });
     expect(cookiesNamed(login, 'PHPSESSID')[0]?.attributes['max-age']).toBeUndefined();

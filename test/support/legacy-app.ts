@@ -14,8 +14,14 @@ export interface LegacyAppOptions {
   instance: string;
   /** Max-Age of the session cookie set by POST /login; `null` sets a browser-session cookie. Default 600. */
   sessionMaxAge?: number | null;
-  /** The session cookie's name. Default PHPSESSID. */
+  /** The session cookie's name. Default PHPSESSID (JSESSIONID with `jvmRoute`). */
   sessionCookie?: string;
+  /**
+   * Behave like Tomcat with `jvmRoute` set to the instance: session ids are `<hex>.<instance>`, and a request
+   * without the session cookie may carry the session in the path (`/cart;jsessionid=<id>?x=1`, the name being
+   * the cookie's in lower case); path parameters do not change which route answers. Off by default.
+   */
+  jvmRoute?: boolean;
   /** Serve HTTPS with this key/cert (PEM) instead of HTTP. */
   https?: { key: string; cert: string };
 }
@@ -87,7 +93,9 @@ export function streamSha256(): string {
 
 export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
   const { instance } = options;
-  const cookieName = options.sessionCookie ?? 'PHPSESSID';
+  const jvmRoute = options.jvmRoute === true;
+  const cookieName = options.sessionCookie ?? (jvmRoute ? 'JSESSIONID' : 'PHPSESSID');
+  const pathParameter = `;${cookieName.toLowerCase()}=`;
   const defaultMaxAge = options.sessionMaxAge === undefined ? 600 : options.sessionMaxAge;
   const sessions = new Map<string, string>();
   const seen: SeenRequest[] = [];
@@ -102,8 +110,16 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     if (seen.length > SEEN_LIMIT) seen.shift();
   };
-  const sessionOf = (req: IncomingMessage): string | null => {
+  /** The session id the request carries: its cookie, else (jvmRoute) the path parameter, as Tomcat reads them. */
+  const sessionIdOf = (req: IncomingMessage): string | undefined => {
     const sid = readCookieValue(req.headers.cookie, cookieName);
+    if (sid !== undefined || !jvmRoute) return sid;
+    const path = (req.url ?? '').split('?')[0]!;
+    const at = path.indexOf(pathParameter);
+    return at === -1 ? undefined : path.slice(at + pathParameter.length).split(/[;/]/)[0];
+  };
+  const sessionOf = (req: IncomingMessage): string | null => {
+    const sid = sessionIdOf(req);
     return sid === undefined ? null : (sessions.get(sid) ?? null);
   };
   const json = (res: ServerResponse, status: number, body: unknown, cookies: string[] = []) => {
@@ -121,10 +137,12 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
     servedOn.add(req.socket);
     record(req);
     const url = new URL(req.url ?? '/', 'http://legacy');
-    const route = `${req.method} ${url.pathname}`;
+    // A servlet container maps the path without its parameters (`/login;jsessionid=…` is `/login`).
+    const pathname = jvmRoute ? url.pathname.replace(/;[^/]*/g, '') : url.pathname;
+    const route = `${req.method} ${pathname}`;
     if (route === 'POST /login') {
       req.resume();
-      const sid = randomBytes(12).toString('hex');
+      const sid = `${randomBytes(12).toString('hex')}${jvmRoute ? `.${instance}` : ''}`;
       const user = url.searchParams.get('user') ?? 'alice';
       sessions.set(sid, user);
       const asked = url.searchParams.get('maxAge');
@@ -136,7 +154,7 @@ export function startLegacyApp(options: LegacyAppOptions): Promise<LegacyApp> {
       ]);
     } else if (route === 'POST /logout') {
       req.resume();
-      const sid = readCookieValue(req.headers.cookie, cookieName);
+      const sid = sessionIdOf(req);
       if (sid !== undefined) sessions.delete(sid);
       json(res, 200, { instance, loggedIn: false }, [`${cookieName}=; Max-Age=0; Path=/; HttpOnly`]);
     } else if (route === 'GET /slow') {

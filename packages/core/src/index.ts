@@ -13,9 +13,9 @@ export type {
   StickyOptions,
 } from './config/options';
 export type { RerouteEvent, RouterEvents } from './events';
-export type { Backend, BackendState, BackendStats } from './pool/backend';
-export type { BackendPool, PoolEvents } from './pool/backend-pool';
+export type { Backend, BackendState, BackendStats, DrainStats } from './pool/backend';
+export type { BackendPool, DrainOptions, PoolEvents, RemoveReason } from './pool/backend-pool';
 export { createStickyRouter, type RouterStats, StickyRouter } from './router';
 export type { RequestCounts } from './stats/request-counts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
-export type { Clock, Duration, Route, RouteReason, RouteRequest, StickyStore } from './types';
+export type { Clock, Duration, DurationUnit, Route, RouteReason, RouteRequest, StickyStore } from './types';

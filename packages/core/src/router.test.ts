@@ -233,7 +233,9 @@ describe('drain', () => {
     for (let i = 0; i < 6; i++) clients.push(await stuckClient(router));
     const draining = clients[0]!.backend.id;
     expect(router.pool.drain(draining, { timeout: '5m' })).toBe(true);
-    expect(of('drain')).toEqual([{ id: draining, url: 'http://10.0.0.1:8080', timeoutMs: 300_000 }]);
+    expect(of('drain')).toEqual([
+      { id: draining, url: 'http://10.0.0.1:8080', idleMs: 1_200_000, timeoutMs: 300_000 },
+    ]);
     expect(router.stats().backends.find((b) => b.id === draining)!.state).toBe('draining');
     for (let i = 0; i < 30; i++) {
       const route = await router.route(request({ ip: `198.51.100.${i}` }));
@@ -249,7 +251,7 @@ describe('drain', () => {
     expect(router.pool.get(draining)).toBeDefined();
     clock.advance(1_000);
     expect(router.pool.get(draining)).toBeUndefined();
-    expect(of('remove')).toEqual([{ id: draining, url: 'http://10.0.0.1:8080' }]);
+    expect(of('remove')).toEqual([{ id: draining, url: 'http://10.0.0.1:8080', reason: 'drain-timeout' }]);
     // Only its clients move.
     for (const client of clients) {
       const route = await router.route(withCookie(client.cookie));
@@ -274,6 +276,223 @@ describe('drain', () => {
     expect(router.pool.remove('nope')).toBe(false);
     expect(router.pool.markDown('nope')).toBe(false);
     expect(router.pool.markUp('a')).toBe(false);
+  });
+});
+
+describe('drain until idle', () => {
+  /** A request of `client` (its cookie), released at once; answers the backend that served it. */
+  async function visit(router: StickyRouter, client: { cookie: string }) {
+    const route = await router.route(withCookie(client.cookie));
+    steps(router).release(route);
+    return route;
+  }
+  const drainStats = (router: StickyRouter, id: string) => {
+    const b = router.stats().backends.find((x) => x.id === id);
+    return b && { quietMs: b.quietMs, drain: b.drain };
+  };
+
+  it('stuck clients that keep coming keep it; it goes `idle` after the last one, not before', async () => {
+    const { clock, router, of } = setup();
+    const clients = [];
+    for (let i = 0; i < 6; i++) clients.push(await stuckClient(router));
+    const onA = clients.filter((c) => c.backend.id === 'a');
+    const onB = clients.find((c) => c.backend.id === 'b')!;
+    expect(onA).toHaveLength(2);
+    const since = clock.now();
+    router.pool.drain('a', { idle: '2m', timeout: '1h' });
+    expect(of('drain')).toEqual([
+      { id: 'a', url: 'http://10.0.0.1:8080', idleMs: 120_000, timeoutMs: 3_600_000 },
+    ]);
+    expect(drainStats(router, 'a')).toEqual({
+      quietMs: 0,
+      drain: { since, idleMs: 120_000, timeoutMs: 3_600_000, removesAt: since + 120_000 },
+    });
+    expect(drainStats(router, 'b')).toEqual({ quietMs: undefined, drain: undefined });
+    // 15 minutes of its clients coming back every 90 s, one after the other: far past `idle`, never idle.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(90_000);
+      expect(drainStats(router, 'a')!.quietMs).toBe(90_000);
+      expect((await visit(router, onA[i % 2]!)).backend!.id).toBe('a');
+      expect(drainStats(router, 'a')!.quietMs).toBe(0);
+      for (let n = 0; n < 3; n++) {
+        const route = await router.route(request({ ip: `198.51.100.${i * 3 + n}` }));
+        expect(route.backend!.id).not.toBe('a');
+        steps(router).release(route);
+      }
+    }
+    const last = clock.now();
+    expect(drainStats(router, 'a')!.drain!.removesAt).toBe(last + 120_000);
+    // Requests of other backends' clients do not keep it.
+    clock.advance(60_000);
+    expect((await visit(router, onB)).backend!.id).toBe('b');
+    clock.advance(59_999);
+    expect(drainStats(router, 'a')!.quietMs).toBe(119_999);
+    expect(of('remove')).toEqual([]);
+    clock.advance(1);
+    expect(router.pool.get('a')).toBeUndefined();
+    expect(of('remove')).toEqual([{ id: 'a', url: 'http://10.0.0.1:8080', reason: 'drain-idle' }]);
+    for (const client of onA) expect((await visit(router, client)).reason).toBe('rerouted');
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a request still in flight there (a WebSocket) keeps it: quiet counts from its end, to the second', async () => {
+    const { clock, router, of } = setup();
+    const client = await stuckClient(router);
+    const id = client.backend.id;
+    router.pool.drain(id, { idle: '2m', timeout: '1h' });
+    clock.advance(30_000);
+    const open = await router.route(withCookie(client.cookie)); // an upgrade held open for ten minutes
+    expect(open.backend!.id).toBe(id);
+    clock.advance(10 * 60_000);
+    expect(router.pool.get(id)).toBeDefined();
+    // Looked at every second since the rule fell due, the last time just now, with the upgrade still open.
+    expect(drainStats(router, id)!.quietMs).toBe(0);
+    steps(router).release(open);
+    clock.advance(120_000 - 1);
+    expect(of('remove')).toEqual([]);
+    clock.advance(1);
+    expect(of('remove')).toEqual([expect.objectContaining({ id, reason: 'drain-idle' })]);
+  });
+
+  it('the timeout comes first when its clients never go quiet', async () => {
+    const { clock, router, of } = setup();
+    const clients = [];
+    for (let i = 0; i < 3; i++) clients.push(await stuckClient(router));
+    const onA = clients.find((c) => c.backend.id === 'a')!;
+    router.pool.drain('a', { idle: '2m', timeout: '5m' });
+    for (let i = 0; i < 4; i++) {
+      clock.advance(60_000);
+      await visit(router, onA);
+    }
+    clock.advance(59_999);
+    expect(router.pool.get('a')).toBeDefined();
+    clock.advance(1);
+    expect(of('remove')).toEqual([{ id: 'a', url: 'http://10.0.0.1:8080', reason: 'drain-timeout' }]);
+  });
+
+  it('no stuck client at all: removed `idle` after the drain began', async () => {
+    const { clock, router, of } = setup();
+    router.pool.drain('c', { idle: '1s', timeout: '5m' });
+    clock.advance(999);
+    expect(router.pool.get('c')).toBeDefined();
+    clock.advance(1);
+    expect(of('remove')).toEqual([{ id: 'c', url: 'http://10.0.0.3:8080', reason: 'drain-idle' }]);
+  });
+
+  it('idle defaults to the stickiness idle duration; without stickiness the timeout alone removes', () => {
+    const idleOf = (stickiness: StickyOptions['stickiness']) => {
+      const { router, of } = setup({ stickiness });
+      router.pool.drain('a', { timeout: '2h' });
+      return (of('drain')[0] as { idleMs: number | null }).idleMs;
+    };
+    expect(idleOf({ type: 'lb-cookie', duration: '10m' })).toBe(600_000);
+    expect(idleOf({ type: 'lb-cookie' })).toBe(1_200_000);
+    expect(idleOf({ type: 'app-cookie', appCookie: 'SID' })).toBe(1_200_000);
+    expect(idleOf({ type: 'app-cookie', appCookie: 'SID', mode: 'learn' })).toBe(1_200_000);
+    expect(idleOf({ type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'route' })).toBe(1_800_000);
+    expect(idleOf({ type: 'source-ip', duration: '5m' })).toBe(300_000);
+    expect(idleOf({ type: 'header', header: 'x-api-key' })).toBe(1_200_000);
+    expect(idleOf({ type: 'query', param: 'apikey', duration: '7m' })).toBe(420_000);
+    expect(idleOf(false)).toBeNull();
+
+    const { clock, router, of } = setup({ stickiness: { type: 'lb-cookie', duration: '10m' } });
+    router.pool.drain('a', { timeout: '1h' });
+    clock.advance(599_999);
+    expect(router.pool.get('a')).toBeDefined();
+    clock.advance(1);
+    expect(of('remove')).toEqual([expect.objectContaining({ id: 'a', reason: 'drain-idle' })]);
+
+    const off = setup({ stickiness: false });
+    off.router.pool.drain('a', { timeout: '1h' });
+    expect(drainStats(off.router, 'a')!.drain).toMatchObject({
+      idleMs: null,
+      removesAt: off.clock.now() + 3_600_000,
+    });
+    off.clock.advance(3_599_999);
+    expect(off.router.pool.get('a')).toBeDefined();
+    off.clock.advance(1);
+    expect(off.of('remove')).toEqual([expect.objectContaining({ id: 'a', reason: 'drain-timeout' })]);
+  });
+
+  it.each([
+    ['source-ip', { type: 'source-ip' }, 'sticky'],
+    ['learn', { type: 'app-cookie', appCookie: 'SID', mode: 'learn' }, 'learned'],
+  ] as const)(
+    '%s: requests whose key the store maps to it count as its stuck clients',
+    async (_, stickiness, reason) => {
+      const { clock, router } = setup({ stickiness });
+      // Keys of clients whose store entry names 'a' (source-ip: learned on first placement; learn: from the app).
+      const keyed: RouteRequest[] = [];
+      for (let i = 0; keyed.length < 2 && i < 30; i++) {
+        const req =
+          stickiness.type === 'source-ip' ? request({ ip: `192.0.2.${i}` }) : withCookie(`SID=session-${i}`);
+        const route = await router.route(req);
+        steps(router).responseCookies(route, `SID=session-${i}; Path=/`);
+        steps(router).release(route);
+        if (route.backend!.id === 'a') keyed.push(req);
+      }
+      expect(keyed).toHaveLength(2);
+      router.pool.drain('a', { idle: '2m', timeout: '1h' });
+      for (let i = 0; i < 6; i++) {
+        clock.advance(100_000);
+        const route = await router.route(keyed[i % 2]!);
+        steps(router).release(route);
+        expect({ backend: route.backend!.id, reason: route.reason }).toEqual({ backend: 'a', reason });
+      }
+      clock.advance(119_999);
+      expect(router.pool.get('a')).toBeDefined();
+      clock.advance(1);
+      expect(router.pool.get('a')).toBeUndefined();
+    },
+  );
+
+  it('undrain forgets the drain; draining again keeps how long it has been quiet', async () => {
+    const { clock, router } = setup();
+    router.pool.drain('a', { idle: '2m', timeout: '1h' });
+    clock.advance(60_000);
+    router.pool.undrain('a');
+    expect(drainStats(router, 'a')).toEqual({ quietMs: undefined, drain: undefined });
+    clock.advance(600_000);
+    expect(router.pool.get('a')!.state).toBe('healthy');
+    router.pool.drain('b', { idle: '2m', timeout: '1h' });
+    clock.advance(90_000);
+    router.pool.drain('b', { idle: '3m', timeout: '1h' });
+    expect(drainStats(router, 'b')!.quietMs).toBe(90_000);
+    clock.advance(89_999);
+    expect(router.pool.get('b')).toBeDefined();
+    clock.advance(1);
+    expect(router.pool.get('b')).toBeUndefined();
+  });
+
+  it('a timeout longer than a Node timer can wait (24.8 days) still waits it out', () => {
+    const { clock, router } = setup({ stickiness: false });
+    router.pool.drain('a', { timeout: '30d' });
+    clock.advance(29 * 86_400_000);
+    expect(router.pool.get('a')).toBeDefined();
+    clock.advance(86_400_000);
+    expect(router.pool.get('a')).toBeUndefined();
+  });
+
+  it('bad drain options are StickyConfigErrors naming the option', () => {
+    const { router } = setup();
+    const optionOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        expect(error).toBeInstanceOf(StickyConfigError);
+        return [(error as StickyConfigError).option, (error as Error).message];
+      }
+      throw new Error('no error');
+    };
+    expect(optionOf(() => router.pool.drain('a', { idle: '500ms', timeout: '1h' }))[0]).toBe('drain.idle');
+    expect(optionOf(() => router.pool.drain('a', { idle: 'soon' as never }))[0]).toBe('drain.idle');
+    expect(optionOf(() => router.pool.drain('a', { idle: '10m' }))).toEqual([
+      'drain.idle',
+      expect.stringContaining('not shorter than 5m, the default'),
+    ]);
+    expect(optionOf(() => router.pool.drain('a', { idle: '10m', timeout: '10m' }))[0]).toBe('drain.idle');
+    expect(optionOf(() => router.pool.drain('a', { idel: '1m' } as never))[0]).toBe('drain.idel');
+    expect(router.pool.get('a')!.state).toBe('healthy');
   });
 });
 
@@ -610,7 +829,7 @@ describe('stats, events and lifecycle', () => {
     ]);
     expect(() => router.pool.add({ url: 'http://10.0.0.9', id: 'a' })).toThrow(StickyConfigError);
     expect(() => router.pool.add('ftp://x')).toThrow(/backend\.url/);
-    expect(() => router.pool.drain('a', { timeout: 'later' })).toThrow(/drain\.timeout/);
+    expect(() => router.pool.drain('a', { timeout: 'later' as never })).toThrow(/drain\.timeout/);
   });
 
   it('answers no backend when all are gone, and never throws on a null route', async () => {

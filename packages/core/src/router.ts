@@ -26,7 +26,8 @@ import { type DecisionEvents, Placement } from './routing/placement';
 import { Routing } from './routing/routing';
 import { newRequestCounts, type RequestCounts } from './stats/request-counts';
 import { AppCookieFollowPolicy } from './stickiness/app-cookie-follow';
-import { AppCookieLearnPolicy } from './stickiness/app-cookie-learn';
+import { AppCookieLearnPolicy, LEARNED_SESSION_IDLE_MS } from './stickiness/app-cookie-learn';
+import { AppCookieRoutePolicy, SERVLET_SESSION_IDLE_MS, unroutableIds } from './stickiness/app-cookie-route';
 import { KeyedPolicy } from './stickiness/keyed';
 import { LbCookiePolicy } from './stickiness/lb-cookie';
 import type { PolicyContext, StickinessPolicy } from './stickiness/policy';
@@ -104,10 +105,19 @@ export class StickyRouter extends EventEmitter {
     let secrets = options.secrets;
     if (secrets === null) {
       secrets = [randomBytes(32).toString('base64url')];
-      if (options.stickiness.type === 'lb-cookie' || options.stickiness.type === 'app-cookie')
+      // Only the modes that issue a balancer cookie sign anything (learn and route mode keep the app's).
+      const s = options.stickiness;
+      if (s.type === 'lb-cookie' || (s.type === 'app-cookie' && s.mode === 'follow'))
         this.logger.warn(
           'stickyroute: no `secret` given, so a random one was made. Cookies will not survive a restart, and several gateway instances need one shared `secret`.',
         );
+    }
+    if (options.backends.length === 0) {
+      // Not an error: an empty pool is valid (an ALB target group may be empty), for gateways that add their
+      // backends at run time from service discovery. Said once, since until then every request is a 503.
+      this.logger.warn(
+        'stickyroute: `backends` is empty, so every request is answered 503 until a backend is added with router.pool.add().',
+      );
     }
     const codec = new BalancerCookieCodec(secrets);
     const tokens = new BackendTokens(codec);
@@ -133,6 +143,7 @@ export class StickyRouter extends EventEmitter {
       clock: this.clock,
       stuckClients: memoryStore ? (id) => memoryStore.countOf(id) : undefined,
       ramp: (b) => this.placement.ramp(b),
+      drainIdleMs: () => stickinessIdleMs(this.stickiness),
     });
     this.placement = new Placement(
       this.pool,
@@ -283,6 +294,17 @@ export class StickyRouter extends EventEmitter {
       case 'lb-cookie':
         return new LbCookiePolicy(ctx, s.durationMs, s.maxLifetimeMs);
       case 'app-cookie':
+        if (s.mode === 'route') {
+          const unroutable = unroutableIds(
+            this.pool.members.map((b) => b.id),
+            s.routeSeparator,
+          );
+          if (unroutable.length > 0)
+            this.logger.warn(
+              `stickyroute: in route mode a backend is named by the end of the session id after '${s.routeSeparator}', so backends ${unroutable.map((id) => `'${id}'`).join(', ')} can never be named: give each backend the id its app puts there (Tomcat's jvmRoute).`,
+            );
+          return new AppCookieRoutePolicy(ctx, s.appCookie, s.routeSeparator);
+        }
         return s.mode === 'learn'
           ? new AppCookieLearnPolicy(ctx, s.appCookie)
           : new AppCookieFollowPolicy(ctx, s.appCookie);
@@ -302,6 +324,23 @@ export class StickyRouter extends EventEmitter {
         `stickyroute: the sticky store failed (${message}); falling back to hashing until it recovers.`,
       );
     }
+  }
+}
+
+/**
+ * How long a stuck client may stay away and still be stuck: the default `idle` of a drain, after which a
+ * quiet backend takes no session with it. The balancer's own durations where it has them (lb-cookie, keyed
+ * modes: the cookie or the store entry expires then); for the app's cookie, the app's usual session timeout
+ * (learn mode's 20 minutes, servlet containers' 30 in route mode). Nothing sticks without stickiness.
+ */
+function stickinessIdleMs(s: NormalizedStickiness): number | null {
+  switch (s.type) {
+    case 'off':
+      return null;
+    case 'app-cookie':
+      return s.mode === 'route' ? SERVLET_SESSION_IDLE_MS : LEARNED_SESSION_IDLE_MS;
+    default:
+      return s.durationMs;
   }
 }
 

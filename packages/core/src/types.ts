@@ -3,7 +3,15 @@
 
 import type { Backend } from './pool/backend';
 
-export type Duration = number | string;
+/** The units `parseDuration` reads after a number: `'500ms'`, `'90s'`, `'15m'`, `'1h'`, `'1d'`. */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
+
+/**
+ * A number of seconds, or a string such as `'90s'`, `'15m'`, `'1h'` (a bare `'90'` is seconds too). A template
+ * literal type rather than `string`, so that `'15 minutes'` or `'1 hour'` fails to compile instead of failing
+ * at start-up; JavaScript callers still get a StickyConfigError naming the option.
+ */
+export type Duration = number | `${number}` | `${number}${DurationUnit}`;
 
 /** What an adapter knows about an incoming request, in the framework's own terms. */
 export interface RouteRequest {

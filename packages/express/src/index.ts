@@ -2,10 +2,10 @@
 // client (`trust proxy`) goes to the core's exchange, which routes, sends through the http-proxy-middleware
 // engine @stickyroute/koa shares, adds the balancer's cookies, fails over and releases.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { StickyOptions, StickyRouter } from '@stickyroute/core';
+import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
 import { bodyOf, HttpProxyEngine } from '@stickyroute/http-proxy-engine';
 import type { Application, NextFunction, Request, Response } from 'express';
@@ -22,6 +22,11 @@ export interface StickyMiddleware {
   readonly router: StickyRouter;
   /** `server.on('upgrade', middleware.upgrade)`: WebSocket upgrades, routed by the same rules. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * Wires `server` for the middleware (its WebSocket upgrades) and returns it. An HTTP/2 server is refused:
+   * Express cannot serve HTTP/2 requests (it swaps their prototype for HTTP/1's, and node then fails).
+   */
+  attach<S extends Server>(server: S): S;
   /** Ends what is in flight, closes the upstream connections and stops the router's timers. */
   close(): Promise<void>;
 }
@@ -60,7 +65,7 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
       },
       res,
     );
-    res.on('close', () => exchange.closed(res.writableFinished));
+    res.on('close', () => exchange.closed(res.writableEnded));
   };
 
   const clientOf = (req: IncomingMessage) => {
@@ -79,12 +84,36 @@ export function sticky(options: ExpressStickyOptions): StickyMiddleware {
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
     gateway.upgrade(req, socket, head, clientOf);
 
+  const attach = <S extends Server>(server: S): S => {
+    if (typeof (server as { updateSettings?: unknown }).updateSettings === 'function')
+      throw new StickyConfigError(
+        'server',
+        'is an HTTP/2 server, which Express cannot serve (its requests would crash the process): serve Express with node:http or node:https, or HTTP/2 clients with Koa, Fastify or @stickyroute/node',
+      );
+    server.on('upgrade', upgrade);
+    return server;
+  };
+
   return Object.assign(middleware, {
     router: gateway.router,
     upgrade,
+    attach,
     close: async () => {
       await gateway.close();
       engine.close();
     },
   });
 }
+
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

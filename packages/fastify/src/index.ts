@@ -121,8 +121,8 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
       const exchange = exchangeOf(request);
       const out = exchange.upstreamHeaders(DROP_FRAMING, headers) as Record<string | symbol, unknown>;
       // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own.
-      if (exchange.route!.backend!.url.protocol === 'http:' && request.headers.host !== undefined)
-        out.host = request.headers.host;
+      const host = request.headers.host ?? request.headers[':authority'];
+      if (exchange.route!.backend!.url.protocol === 'http:' && host !== undefined) out.host = host;
       out[kExchange] = exchange;
       return out as never;
     },
@@ -159,10 +159,11 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
       gateway.upgrade(raw as never, upgrade.socket, upgrade.head, () => facts);
       return;
     }
-    facts.body = request.body as RequestFacts['body'];
+    // Fastify reads no body it sees no length for (an HTTP/2 request may have one): the raw stream then.
+    facts.body = (request.body ?? raw) as RequestFacts['body'];
     const exchange = gateway.exchange(engine, facts, reply);
     (request as Tracked)[kExchange] = exchange;
-    reply.raw.on('close', () => exchange.closed(reply.raw.writableFinished));
+    reply.raw.on('close', () => exchange.closed(reply.raw.writableEnded));
     exchange.start();
   }
 
@@ -212,4 +213,15 @@ function reusedOf(error: unknown): boolean {
 /** `await app.register(sticky, options)`; the router is then `app.sticky`. */
 export const sticky = fp(stickyPlugin, { fastify: '5.x', name: '@stickyroute/fastify' });
 export default sticky;
-export type { StickyOptions, StickyRouter } from '@stickyroute/core';
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

@@ -103,14 +103,17 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
         // line is written only with the first byte, after this event.
         proxyReq.path = exchange.url;
         // The upstream request has its headers: the client's Connection goes back where http-proxy reads it
-        // to answer the client (it defaults an HTTP/1.0 client to close, and keeps a 1.1 one alive).
-        req.headers.connection = keepsAlive(req, exchange.connection) ? 'keep-alive' : 'close';
+        // to answer an HTTP/1 client (it defaults a 1.0 client to close, and keeps a 1.1 one alive).
+        if (!exchange.http2)
+          req.headers.connection = keepsAlive(req, exchange.connection) ? 'keep-alive' : 'close';
       });
       proxyServer.on('proxyRes', (proxyRes, _req, res) => {
         const exchange = (proxyRes as UpstreamResponse).req?.[kExchange];
         if (exchange === undefined) return;
         // http-proxy copies them with res.setHeader, which takes a lone Set-Cookie string too.
         proxyRes.headers = exchange.responseHeaders(proxyRes.headers) as IncomingMessage['headers'];
+        // HTTP/2 has no status message (node warns when one is set).
+        if (exchange.http2) proxyRes.statusMessage = '';
         (proxyRes as UpstreamResponse)[kClient] = res;
         proxyRes.on('close', upstreamClosed);
       });

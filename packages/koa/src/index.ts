@@ -42,7 +42,7 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     // The middleware settles once the response is over (or the client has gone).
     return new Promise<void>((resolve) => {
       res.on('close', () => {
-        exchange.closed(res.writableFinished);
+        exchange.closed(res.writableEnded);
         resolve();
       });
     });
@@ -98,3 +98,16 @@ function parsed(ctx: Koa.Context): unknown {
   if (body !== undefined) (ctx.req as { body?: unknown }).body = body;
   return rawBody;
 }
+
+// The core's error and option types, so that a user of this adapter needs no other import.
+export {
+  type AlgorithmName,
+  type BackendInput,
+  type CookieOptions,
+  type Duration,
+  type HealthCheckOptions,
+  type StickinessOptions,
+  StickyConfigError,
+  type StickyOptions,
+  type StickyRouter,
+} from '@stickyroute/core';

@@ -21,16 +21,17 @@ import {
   type ServerLimits,
 } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
-import { clientIp, isSecure } from './client-address';
+import { clientIp, compileTrustProxy, isSecure, type TrustProxy } from './client-address';
 import { UndiciEngine } from './undici-engine';
 
 export interface StickyHandlerOptions extends StickyOptions {
   /**
-   * Trust the proxy in front of this gateway: the client IP is then the first X-Forwarded-For hop and HTTPS
-   * is read from X-Forwarded-Proto (as Express's `trust proxy = true`). Default false: the TCP peer and the
-   * socket's TLS, so a spoofed header changes nothing.
+   * Which proxies in front of this gateway to trust for X-Forwarded-For and X-Forwarded-Proto, with Express's
+   * `trust proxy` semantics: `true`, a hop count, `'loopback'`/`'linklocal'`/`'uniquelocal'`, addresses and
+   * subnets (a comma-separated string or a list), or `(address, hop) => boolean`. Default false: the TCP
+   * peer and the socket's TLS, so a spoofed header changes nothing.
    */
-  trustProxy?: boolean;
+  trustProxy?: TrustProxy;
   /** Most keep-alive connections per backend. Default: no limit (undici's default). */
   connections?: number;
   /**
@@ -62,9 +63,7 @@ const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix', 'serverLimits'] as c
 
 /** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
 export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
-  const trustProxy = options?.trustProxy ?? false;
-  if (typeof trustProxy !== 'boolean')
-    throw new StickyConfigError('trustProxy', `must be true or false (got ${JSON.stringify(trustProxy)})`);
+  const trustProxy = compileTrustProxy(options?.trustProxy);
   const connections = options?.connections;
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
     throw new StickyConfigError('connections', `must be an integer ≥ 1 (got ${JSON.stringify(connections)})`);
@@ -97,7 +96,7 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
       },
       res,
     );
-    res.on('close', () => exchange.closed(res.writableFinished));
+    res.on('close', () => exchange.closed(res.writableEnded));
   };
   const clientOf = (req: IncomingMessage): RouteRequest | undefined => {
     const url = req.url ?? '/';

@@ -53,6 +53,46 @@ describe('backends', () => {
     expectConfigError(() => normalizeOptions({ backends: [url] }), option, hint);
   });
 
+  it.each([
+    ['http://10.0.0.1:8080/app', 'http://10.0.0.1:8080'],
+    ['http://10.0.0.1:8080/app/', 'http://10.0.0.1:8080'],
+    ['https://b.internal/?x=1', 'https://b.internal'],
+    ['http://10.0.0.1:8080/#top', 'http://10.0.0.1:8080'],
+  ])('refuses the path, query or fragment of %j, suggesting the origin', (url, origin) => {
+    const error = expectConfigError(() => normalizeOptions({ backends: [url] }), 'backends[0].url', /origin/);
+    expect(error.message).toContain(JSON.stringify(origin));
+  });
+
+  it('refuses credentials in a backend URL without echoing them', () => {
+    const error = expectConfigError(
+      () => normalizeOptions({ backends: [BACKENDS[0], 'http://admin:hunter2@10.0.0.3:8080'] }),
+      'backends[1].url',
+      /credentials/,
+    );
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('takes an origin with or without its trailing slash, at start-up and at run time', () => {
+    const o = normalizeOptions({ backends: ['http://10.0.0.1:8080/', 'https://[::1]:8443'] });
+    expect(o.backends.map((b) => b.url.origin)).toEqual(['http://10.0.0.1:8080', 'https://[::1]:8443']);
+    const router = createStickyRouter({ backends: BACKENDS });
+    expectConfigError(() => router.pool.add('http://10.0.0.3:8080/app'), 'backend.url', /origin/);
+    router.close();
+  });
+
+  it('warns once that an empty backend list answers 503 until one is added (service discovery)', async () => {
+    const warnings: string[] = [];
+    const router = createStickyRouter({ backends: [], logger: { warn: (m) => warnings.push(m) } });
+    expect(warnings).toEqual([expect.stringMatching(/`backends` is empty.*503.*pool\.add/)]);
+    const request = { method: 'GET', url: '/', headers: {}, ip: '10.1.1.1', secure: false };
+    expect((await router.route(request)).backend).toBeNull();
+    router.pool.add(BACKENDS[0]!);
+    expect((await router.route(request)).backend?.origin).toBe(BACKENDS[0]);
+    createStickyRouter({ backends: BACKENDS, logger: { warn: (m) => warnings.push(m) } }).close();
+    expect(warnings).toHaveLength(1);
+    router.close();
+  });
+
   it('rejects a backend object without a url, with an unknown key, or of the wrong type', () => {
     expectConfigError(() => normalizeOptions({ backends: [BACKENDS[0], { id: 'x' }] }), 'backends[1].url');
     expectConfigError(
@@ -196,6 +236,26 @@ describe('stickiness', () => {
     );
   });
 
+  it('app-cookie route: the separator defaults to a dot, is checked, and belongs to route mode only', () => {
+    expect(normalizeStickiness({ type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'route' })).toEqual({
+      type: 'app-cookie',
+      appCookie: 'JSESSIONID',
+      mode: 'route',
+      routeSeparator: '.',
+    });
+    const route = (routeSeparator: unknown) =>
+      normalizeStickiness({ type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'route', routeSeparator });
+    expect(route('~')).toMatchObject({ routeSeparator: '~' });
+    expect(route('!')).toMatchObject({ routeSeparator: '!' });
+    for (const bad of ['', ';', '=', ',', '/', '?', '#', ' ', 'a b', '123456789', 'é', 7])
+      expectConfigError(() => route(bad), 'stickiness.routeSeparator');
+    expectConfigError(
+      () => normalizeStickiness({ type: 'app-cookie', appCookie: 'JSESSIONID', routeSeparator: '.' }),
+      'stickiness.routeSeparator',
+      /only to mode 'route'/,
+    );
+  });
+
   it('rejects unknown or missing types, unknown keys and non-objects', () => {
     expectConfigError(() => normalizeStickiness({ type: 'ip-hash' }), 'stickiness.type', /one of/);
     expectConfigError(() => normalizeStickiness({ duration: '5m' }), 'stickiness.type');
@@ -246,6 +306,21 @@ describe('the other options', () => {
     expect(o.healthCheck.isHealthyStatus(200)).toBe(true);
     expect(o.healthCheck.isHealthyStatus(399)).toBe(true);
     expect(o.healthCheck.isHealthyStatus(404)).toBe(false);
+  });
+
+  it("refuses sameSite 'None' with secure: false (browsers drop it), and accepts it with Secure or 'auto'", () => {
+    expectConfigError(
+      withOptions({ cookie: { sameSite: 'None', secure: false } }),
+      'cookie.sameSite',
+      /Secure.*cookie\.secure is false/,
+    );
+    expect(normalizeOptions({ backends: BACKENDS, cookie: { sameSite: 'None' } }).cookie.secure).toBe('auto');
+    expect(
+      normalizeOptions({ backends: BACKENDS, cookie: { sameSite: 'None', secure: true } }).cookie.sameSite,
+    ).toBe('None');
+    expect(
+      normalizeOptions({ backends: BACKENDS, cookie: { sameSite: 'Lax', secure: false } }).cookie.secure,
+    ).toBe(false);
   });
 
   it('rejects unknown option names, naming them', () => {

@@ -17,7 +17,7 @@ export type AlgorithmName =
 export type StickinessOptions =
   | false
   | { type: 'lb-cookie'; duration?: Duration; maxLifetime?: Duration }
-  | { type: 'app-cookie'; appCookie: string; mode?: 'follow' | 'learn' }
+  | { type: 'app-cookie'; appCookie: string; mode?: 'follow' | 'learn' | 'route'; routeSeparator?: string }
   | { type: 'source-ip'; duration?: Duration }
   | { type: 'header'; header: string; duration?: Duration }
   | { type: 'query'; param: string; duration?: Duration };
@@ -80,6 +80,7 @@ export type NormalizedStickiness =
   | { type: 'off' }
   | { type: 'lb-cookie'; durationMs: number; maxLifetimeMs: number | null }
   | { type: 'app-cookie'; appCookie: string; mode: 'follow' | 'learn' }
+  | { type: 'app-cookie'; appCookie: string; mode: 'route'; routeSeparator: string }
   | { type: 'source-ip'; durationMs: number }
   | { type: 'header'; header: string; durationMs: number }
   | { type: 'query'; param: string; durationMs: number };
@@ -132,6 +133,8 @@ const ALGORITHMS: readonly AlgorithmName[] = [
 const STICKINESS_TYPES = ['lb-cookie', 'app-cookie', 'source-ip', 'header', 'query'];
 // RFC 6265 cookie-name is an RFC 7230 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Visible ASCII that can sit inside a cookie value and a URL path parameter.
+const ROUTE_SEPARATOR = /^[!$%&'()*+\-.:<>@[\]^_`{|}~0-9A-Za-z]{1,8}$/;
 // What the `cookie` library accepts for Path (RFC 6265 av-octets, without spaces) and Domain (host labels).
 const COOKIE_PATH = /^[\u0021-\u003A\u003D-\u007E]+$/;
 const COOKIE_DOMAIN = /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -191,6 +194,21 @@ export function normalizeBackend(input: unknown, path: string): NormalizedBacken
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new StickyConfigError(`${path}.url`, `must be an http: or https: URL (got ${show(spec.url)})`);
   }
+  // A backend is an origin: requests go upstream with their own path, byte for byte. A path, query or
+  // credentials here would be dropped without a word (or, prefixed, change every path the app sees), so they
+  // are refused; an app mounted under a base path is reached by proxying only that prefix.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    throw new StickyConfigError(
+      `${path}.url`,
+      `must be an origin such as 'http://10.0.0.1:8080', without a path, query or fragment: requests keep their own path (got ${show(spec.url)}; did you mean ${show(url.origin)}?)`,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new StickyConfigError(
+      `${path}.url`,
+      `must not carry credentials (user:password@): they would not be sent (got ${show(url.protocol)}//…@${url.host})`,
+    );
+  }
   const id = spec.id === undefined ? String(spec.url) : nonEmptyString(spec.id, `${path}.id`);
   return { id, url, weight: positiveInt(spec.weight, `${path}.weight`, 1) };
 }
@@ -234,18 +252,21 @@ export function normalizeStickiness(value: unknown, path = 'stickiness'): Normal
       return { type, durationMs, maxLifetimeMs };
     }
     case 'app-cookie': {
-      checkKeys(value, ['type', 'appCookie', 'mode'], path);
+      checkKeys(value, ['type', 'appCookie', 'mode', 'routeSeparator'], path);
       const appCookie = nonEmptyString(value.appCookie, `${path}.appCookie`);
       if (!TOKEN.test(appCookie))
         throw new StickyConfigError(
           `${path}.appCookie`,
           `is not a valid cookie name (got ${show(appCookie)})`,
         );
-      return {
-        type,
-        appCookie,
-        mode: oneOf(value.mode, ['follow', 'learn'] as const, `${path}.mode`, 'follow'),
-      };
+      const mode = oneOf(value.mode, ['follow', 'learn', 'route'] as const, `${path}.mode`, 'follow');
+      if (mode === 'route') return { type, appCookie, mode, routeSeparator: routeSeparator(value, path) };
+      if (value.routeSeparator !== undefined)
+        throw new StickyConfigError(
+          `${path}.routeSeparator`,
+          `applies only to mode 'route' (mode is '${mode}')`,
+        );
+      return { type, appCookie, mode };
     }
     case 'source-ip': {
       checkKeys(value, ['type', 'duration'], path);
@@ -277,6 +298,21 @@ export function normalizeStickiness(value: unknown, path = 'stickiness'): Normal
   }
 }
 
+/**
+ * Where the route starts in a route-mode session id (`.` as Tomcat's jvmRoute): it must be able to sit in a
+ * cookie value and a path parameter, so no separators of either (`;`, `,`, `=`, `/`, `?`, `#`, quotes, spaces).
+ */
+function routeSeparator(value: Record<string, unknown>, path: string): string {
+  if (value.routeSeparator === undefined) return '.';
+  const separator = value.routeSeparator;
+  if (typeof separator !== 'string' || !ROUTE_SEPARATOR.test(separator))
+    throw new StickyConfigError(
+      `${path}.routeSeparator`,
+      `must be 1 to 8 visible ASCII characters other than ; , = / ? # " \\ (got ${show(separator)})`,
+    );
+  return separator;
+}
+
 function normalizeCookie(value: unknown): NormalizedCookie {
   if (value !== undefined && !isObject(value))
     throw new StickyConfigError('cookie', `must be an object (got ${show(value)})`);
@@ -301,13 +337,21 @@ function normalizeCookie(value: unknown): NormalizedCookie {
     );
   const secure =
     c.secure === undefined || c.secure === 'auto' ? 'auto' : boolean(c.secure, 'cookie.secure', false);
+  const sameSite = oneOf(c.sameSite, ['Strict', 'Lax', 'None'] as const, 'cookie.sameSite', 'Lax');
+  // Browsers drop a SameSite=None cookie without Secure, so the writer adds Secure to it; with `secure: false`
+  // the user asked for the one combination that cannot work (with 'auto', Secure is simply always sent).
+  if (sameSite === 'None' && secure === false)
+    throw new StickyConfigError(
+      'cookie.sameSite',
+      "is 'None', which browsers accept only on a Secure cookie, but cookie.secure is false: set secure to true or 'auto', or use 'Lax'",
+    );
   return {
     name,
     path,
     domain,
     httpOnly: boolean(c.httpOnly, 'cookie.httpOnly', true),
     secure,
-    sameSite: oneOf(c.sameSite, ['Strict', 'Lax', 'None'] as const, 'cookie.sameSite', 'Lax'),
+    sameSite,
     cors: boolean(c.cors, 'cookie.cors', false),
     persistent: boolean(c.persistent, 'cookie.persistent', true),
   };

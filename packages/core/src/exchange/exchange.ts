@@ -87,6 +87,8 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   attempt: unknown = undefined;
   [kBucket]: Watched[typeof kBucket] = undefined;
   [kSlot] = 0;
+  /** The client speaks HTTP/2 (its host is in `:authority`): no connection-level headers reach it. */
+  readonly http2: boolean;
   private phase = Phase.Routing;
   private clientGone = false;
   private timedOut = false;
@@ -106,11 +108,16 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     this.url = url.charCodeAt(0) === 47 ? url : originForm(url);
     this.headers = facts.headers as IncomingHttpHeaders;
     this.connection = this.headers.connection;
+    // Every HTTP/1.1 request has a Host; only without one is `:authority` looked for.
+    this.http2 = this.headers.host === undefined && this.headers[':authority'] !== undefined;
     this.ip = facts.ip;
     this.remoteAddress = facts.remoteAddress;
     this.secure = facts.secure;
     const source = facts.body;
-    if (source === undefined || !announcesBody(this.headers)) {
+    // An HTTP/2 request may carry a body with no Content-Length: its stream tells.
+    const present =
+      source !== undefined && (announcesBody(this.headers) || (this.http2 && streamCarriesBody(source)));
+    if (!present) {
       this.body = null;
       this.bytes = null;
     } else if (typeof source === 'string' || Buffer.isBuffer(source)) {
@@ -154,6 +161,9 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     from: IncomingHttpHeaders = this.headers,
   ): IncomingHttpHeaders {
     let route = this.route!.upstreamHeaders;
+    // HTTP/2 names the host in `:authority`; the upstream speaks HTTP/1.1 and wants a Host header.
+    if (this.http2 && from.host === undefined)
+      route = { ...route, host: this.headers[':authority'] as string };
     const shaping: HopByHopOptions = {
       upgrade: options.upgrade,
       dropFraming: options.dropFraming || this.bytes !== null,
@@ -194,11 +204,16 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
    * A copy, because deleting from the parse would turn it into a slower dictionary for every later walk.
    */
   responseHeaders(headers: IncomingHttpHeaders, dropFraming = false): ClientHeaders {
-    const out: ClientHeaders = copyDownstreamHeaders(headers, dropFraming ? DROP_FRAMING : NO_OPTIONS);
+    // HTTP/2 frames its own messages: no Transfer-Encoding and no Connection may reach its client.
+    const http2 = this.http2;
+    const out: ClientHeaders = copyDownstreamHeaders(
+      headers,
+      dropFraming || http2 ? DROP_FRAMING : NO_OPTIONS,
+    );
     const appCookies = out['set-cookie'];
     const cookies = this.responseCookies(appCookies);
     if (cookies.length > 0) out['set-cookie'] = appendCookies(appCookies, cookies);
-    if (this.clientAskedClose) out.connection = 'close';
+    if (!http2 && this.clientAskedClose) out.connection = 'close';
     return out;
   }
 
@@ -272,12 +287,18 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
 
   private answer(reply: Reply): void {
     this.phase = Phase.Over;
-    // A body still arriving would keep the connection busy for nothing: the answer closes it.
-    const unread = this.body !== null && !this.body.complete;
-    this.engine.reply(
-      this,
-      unread ? { ...reply, headers: { ...reply.headers, connection: 'close' } } : reply,
-    );
+    let answer = reply;
+    if (this.http2) {
+      // HTTP/2 forbids connection-level headers; an unread body ends with the stream.
+      if (reply.headers.connection !== undefined) {
+        const { connection: _, ...headers } = reply.headers;
+        answer = { ...reply, headers };
+      }
+    } else if (this.body !== null && !this.body.complete && reply.headers.connection === undefined) {
+      // A body still arriving would keep the connection busy for nothing: the answer closes it.
+      answer = { ...reply, headers: { ...reply.headers, connection: 'close' } };
+    }
+    this.engine.reply(this, answer);
   }
 }
 
@@ -287,6 +308,11 @@ function originForm(url: string): string {
   if (match === null) return url;
   const rest = url.slice(match[0].length);
   return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}
+
+/** An HTTP/2 request whose stream did not end with its headers (`Http2ServerRequest#stream`). */
+function streamCarriesBody(source: unknown): boolean {
+  return (source as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
 }
 
 /** A body was (or is being) sent: Content-Length other than 0, or any Transfer-Encoding. */

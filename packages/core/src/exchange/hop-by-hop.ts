@@ -83,7 +83,12 @@ function strip<T extends Headers>(headers: T, names: ReadonlySet<string>, option
   const h = headers as Headers;
   const connection = h.connection;
   const protocol = h.upgrade;
-  for (const name in h) if (drops(name, names, options)) delete h[name];
+  for (const name in h) {
+    if (!drops(name, names, options)) continue;
+    // HTTP/2's compatibility request reads its url and method from these: hidden from copies, not deleted.
+    if (name.charCodeAt(0) === 58) hide(h, name);
+    else delete h[name];
+  }
   if (connection !== undefined) for (const name of nominatedByConnection(connection)) drop(h, name);
   if (options.upgrade && protocol !== undefined) {
     h.connection = 'Upgrade';
@@ -95,6 +100,8 @@ function strip<T extends Headers>(headers: T, names: ReadonlySet<string>, option
 /** Whether a header named `name` stops at the gateway (a Set lookup for the common names). */
 function drops(name: string, names: ReadonlySet<string>, options: HopByHopOptions): boolean {
   if (names.has(name)) return true;
+  // HTTP/2's pseudo-headers (`:method`, `:authority`…) describe the client's stream, not an HTTP/1.1 request.
+  if (name.charCodeAt(0) === 58) return true;
   if (options.dropFraming === true && name === 'transfer-encoding') return true;
   if (names === HOP_BY_HOP_SET) return false;
   if (options.trusted !== true && CLIENT_CLAIMS.has(name)) return true;
@@ -151,6 +158,11 @@ function copyWithout(headers: Headers, names: ReadonlySet<string>, options: HopB
     out.upgrade = headers.upgrade;
   }
   return out;
+}
+
+/** Keeps a header readable by name but out of every copy (`for…in`, `Object.assign`, spreads). */
+function hide(headers: Headers, name: string): void {
+  Object.defineProperty(headers, name, { value: headers[name], enumerable: false, writable: true });
 }
 
 /**

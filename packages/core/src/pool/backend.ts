@@ -19,6 +19,35 @@ export interface BackendStats {
   stuckClients?: number;
   /** Share of new clients a slow-starting backend takes now, 0..1. */
   rampFactor: number;
+  /**
+   * Draining backends only: how long no client stuck to it has sent a request (ms, on the router's clock),
+   * counted from the drain's start until the first one does; a request still in flight there when the idle
+   * rule falls due (a WebSocket, a long download) restarts it, to the second. At `drain.idleMs` it is removed.
+   */
+  quietMs?: number;
+  /** Draining backends only: the drain in force (see DrainStats). */
+  drain?: DrainStats;
+}
+
+/** A drain as `router.stats()` shows it (`pool.drain(id, { idle, timeout })`); times are epoch ms. */
+export interface DrainStats {
+  /** When the drain began. */
+  since: number;
+  /** Removed once its stuck clients have been quiet this long; null: no idle rule (stickiness off). */
+  idleMs: number | null;
+  /** Removed this long after `since` at the latest. */
+  timeoutMs: number;
+  /** When it will be removed if no stuck client comes again: the earlier of quiet + idle and since + timeout. */
+  removesAt: number;
+}
+
+/** The drain a backend is under (kept on the backend, so the request path reaches it without a lookup). */
+export interface Drain {
+  since: number;
+  idleMs: number | null;
+  timeoutMs: number;
+  /** Quiet by arrivals, but requests were still in flight there at the last look: looking every second. */
+  watchingInFlight: boolean;
 }
 
 export class Backend {
@@ -38,6 +67,13 @@ export class Backend {
   counts = { new: 0, sticky: 0, rerouted: 0, failed: 0 };
   /** The backend is still a member of the pool (false once removed). */
   member = true;
+  /** While draining: the drain's rule. */
+  drain: Drain | null = null;
+  /**
+   * While draining: when a client stuck to it last sent a request (epoch ms; the drain's start until one
+   * does). Written only while draining, so other requests pay one field read for it and no clock read.
+   */
+  lastStuckAt = 0;
 
   constructor(id: string, url: URL, weight: number, now: number) {
     this.id = id;

@@ -13,7 +13,8 @@ export function forwardedHeaders(req: RouteRequest, rerouted: boolean): Record<s
       : req.ip,
     'x-forwarded-proto': req.secure ? 'https' : 'http',
   };
-  const host = req.headers.host;
+  // HTTP/2 clients name the host in `:authority`.
+  const host = req.headers.host ?? req.headers[':authority'];
   if (typeof host === 'string') headers['x-forwarded-host'] = host;
   if (rerouted) headers['x-sticky-rerouted'] = '1';
   return headers;

@@ -133,13 +133,13 @@ export class Placement {
     policy: StickinessPolicy | null,
     lookup: Lookup,
   ): Route | Promise<Route> {
-    if (lookup.kind === 'stuck' && lookup.backend.servesStuck)
-      return this.admitted(
-        req,
-        state,
-        lookup.backend,
-        policy instanceof AppCookieLearnPolicy ? 'learned' : 'sticky',
-      );
+    if (lookup.kind === 'stuck' && lookup.backend.servesStuck) {
+      const stuck = lookup.backend;
+      // A draining backend goes once its stuck clients are quiet (BackendPool.checkDrain): note this one.
+      // Other backends cost the request one field read and no clock read.
+      if (stuck.draining) stuck.lastStuckAt = this.clock.now();
+      return this.admitted(req, state, stuck, policy instanceof AppCookieLearnPolicy ? 'learned' : 'sticky');
+    }
     // Stuck to a backend that is gone, down, or (learn/keyed) no longer known.
     const rerouted = lookup.kind !== 'none';
     if (rerouted && this.options.strict) return this.admitted(req, state, null, 'rerouted');

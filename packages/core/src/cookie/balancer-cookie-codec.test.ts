@@ -15,7 +15,7 @@ const NOW_S = 1_735_732_800; // 2025-01-01T12:00:00Z, the FakeClock's start
 
 const BACKENDS = [
   { url: 'http://10.0.0.1:8080', weight: 1 },
-  { url: 'https://app-server-7.internal.example:9443/base', weight: 1 },
+  { url: 'https://app-server-7.internal.example:9443', weight: 1 },
   { url: 'http://[2001:db8::42]:3000', weight: 1 },
 ];
 

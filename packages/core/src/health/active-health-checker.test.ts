@@ -14,7 +14,7 @@ import { type HealthProbe, httpProbe } from './active-health-checker';
 
 const BACKENDS = [
   { url: 'http://10.0.0.1:8080', id: 'a' },
-  { url: 'http://10.0.0.2:8080/base/', id: 'b' },
+  { url: 'http://10.0.0.2:8080', id: 'b' },
 ];
 
 function setup(answer: (url: string) => number | Promise<number>) {

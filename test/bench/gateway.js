@@ -7,7 +7,9 @@
 //               raw-express-xfwd | raw-koa-xfwd | raw-fastify-xfwd
 //                                                          …sending X-Forwarded-* as ours do (HPM's xfwd; for
 //                                                          fastify, reply-from's rewriteRequestHeaders)
-//   STICKINESS  off | lb-cookie | app-cookie | source-ip    (our adapters only; app-cookie follows nginx's SID)
+//   STICKINESS  off | lb-cookie | app-cookie | app-cookie-learn | source-ip | header
+//                                                          (our adapters only; app-cookie follows or learns
+//                                                          nginx's SID; header keys on Host)
 //   SECRET      the balancer cookie's secret (default: a fixed bench secret, so cookies can be minted ahead)
 //
 //   node test/bench/gateway.js --mint-cookie [backend index]  prints `STICKY=<value>`: a valid returning-client
@@ -22,7 +24,14 @@ const { join, resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '..', '..');
 const fromPackage = (name) => createRequire(join(ROOT, 'packages', name, 'package.json'));
-const coreTesting = () => require(join(ROOT, 'packages', 'core', 'dist', 'testing.js'));
+const coreTesting = () => {
+  try {
+    return require(join(ROOT, 'packages', 'core', 'dist', 'testing.js'));
+  } catch {
+    return {};
+  }
+};
+const coreMain = () => require(join(ROOT, 'packages', 'core'));
 
 const SECRET = process.env.SECRET || 'stickyroute-bench-secret-0123456789';
 const HOST = '127.0.0.1';
@@ -36,7 +45,10 @@ const STICKINESS = {
   // 24 h, the longest allowed, so a cookie minted before a run stays valid through it.
   'lb-cookie': { type: 'lb-cookie', duration: '24h' },
   'app-cookie': { type: 'app-cookie', appCookie: 'SID' },
+  'app-cookie-learn': { type: 'app-cookie', appCookie: 'SID', mode: 'learn' },
   'source-ip': { type: 'source-ip' },
+  // wrk sends no API key: the Host header every request carries stands in for one (one key, one backend).
+  header: { type: 'header', header: 'host' },
 };
 
 function stickyOptions() {
@@ -170,28 +182,34 @@ const GATEWAYS = {
     app.listen(PORT, HOST);
   },
   async 'raw-fastify'() {
-    // @fastify/http-proxy with upstream '' and replyOptions.getUpstream round robin (a non-empty upstream wins).
+    // @fastify/reply-from, as @stickyroute/fastify uses it: a catch-all route, getUpstream round robin, bodies
+    // streamed through, reply-from's own retries off.
     const fastify = fromPackage('fastify')('fastify');
     const app = fastify({ logger: false });
     let i = 0;
-    await app.register(fromPackage('fastify')('@fastify/http-proxy'), {
-      upstream: '',
-      replyOptions: {
-        getUpstream: () => TARGETS[i++ % TARGETS.length],
-        // raw-fastify-xfwd: X-Forwarded-* added as ours add them (a copy built name by name, not a spread).
-        ...(XFWD && {
-          rewriteRequestHeaders: (request, headers) => {
-            const out = {};
-            for (const name in headers) out[name] = headers[name];
-            out['x-forwarded-for'] = request.ip;
-            out['x-forwarded-proto'] = request.protocol;
-            out['x-forwarded-host'] = request.headers.host;
-            return out;
-          },
-        }),
-      },
-      http2: false,
+    await app.register(fromPackage('fastify')('@fastify/reply-from'), {
+      undici: { connections: 64, pipelining: 1 },
+      disableRequestLogging: true,
     });
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    const options = {
+      getUpstream: () => TARGETS[i++ % TARGETS.length],
+      retryDelay: () => null,
+      // raw-fastify-xfwd: X-Forwarded-* added as ours add them (a copy built name by name, not a spread).
+      ...(XFWD && {
+        rewriteRequestHeaders: (request, headers) => {
+          const out = {};
+          for (const name in headers) out[name] = headers[name];
+          out['x-forwarded-for'] = request.ip;
+          out['x-forwarded-proto'] = request.protocol;
+          out['x-forwarded-host'] = request.headers.host;
+          return out;
+        },
+      }),
+    };
+    const handler = (request, reply) => reply.from(request.url, options);
+    for (const url of ['/', '/*']) app.all(url, handler);
     await app.listen({ port: PORT, host: HOST });
   },
 };
@@ -202,7 +220,8 @@ GATEWAYS['raw-fastify-xfwd'] = GATEWAYS['raw-fastify'];
 
 /** A returning client's cookie for backend `index`, signed as the gateway signs (lb-cookie, 24 h). */
 function mintCookie(index = 1) {
-  const { BalancerCookieCodec } = coreTesting();
+  // Trees from before the core's testing entry exported the codec from the main one.
+  const { BalancerCookieCodec } = coreTesting().BalancerCookieCodec ? coreTesting() : coreMain();
   const codec = new BalancerCookieCodec([SECRET]);
   const now = Math.floor(Date.now() / 1000);
   const id = TARGETS[index];

@@ -26,8 +26,11 @@
 // subdomain.home.example.org, and {{hosts[alt][]}} example.com; {{ports[http][0]}} is the gateway's port.
 // Where a test builds a line with a helper, the line is written out as the helper makes it (its TLD
 // `.org`, its "bizarre" casing `eXaMpLe`, its changed TLD `orgzzz`, `cookieStringWithNameAndValueLengths`
-// as `lengths`); the prefix tests' random value is `v`. Expectations are not taken: the browser under test
-// is the reference, and the test asks only whether the gateway's balancer cookie mirrors what it stored.
+// as `lengths`); the prefix tests' random value is `v`. cookies/prefix/__host.explicit-path.https.window.js
+// sets its cookies through document.cookie (its comment says HTTP lacks a handler at that depth, not that the
+// rule differs): its attribute strings are replayed here as Set-Cookie lines, over HTTPS, from a page at `/`.
+// Expectations are not taken: the browser under test is the reference, and the test asks only whether the
+// gateway's balancer cookie mirrors what it stored.
 
 export const SOURCES = {
   'cookies/attributes/max-age.html': '23d0f251e9ee57117f1e99026042b522c8fd2cca',

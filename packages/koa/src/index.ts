@@ -2,7 +2,8 @@
 // (`ctx.ip` under `app.proxy`, `ctx.secure`) to the core's exchange, which proxies under `ctx.respond = false`
 // with the http-proxy-middleware engine @stickyroute/express shares. Every decision is the core's.
 
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { RouteRequest, StickyOptions, StickyRouter } from '@stickyroute/core';
@@ -20,6 +21,8 @@ export interface KoaStickyMiddleware extends Koa.Middleware {
   readonly router: StickyRouter;
   /** For `server.on('upgrade', middleware.upgrade)`: WebSocket upgrades routed by the same rules. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Wires `server` (HTTP/1 or HTTP/2) for the middleware: its WebSocket upgrades. Returns the server. */
+  attach<S extends Server | Http2Server>(server: S): S;
   /** Ends what is in flight, closes the upstream connections and stops the router's timers. */
   close(): Promise<void>;
 }
@@ -68,7 +71,12 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     engine.close();
   };
 
-  return Object.assign(middleware, { router: gateway.router, upgrade, close });
+  const attach = <S extends Server | Http2Server>(server: S): S => {
+    server.on('upgrade', upgrade);
+    return server;
+  };
+
+  return Object.assign(middleware, { router: gateway.router, upgrade, attach, close });
 }
 
 function clientOf(ctx: Koa.Context): RouteRequest {

@@ -910,6 +910,31 @@ export function runStickyContract(
         }
       });
 
+      test('an https backend is verified under its own name (`tls.ca`), whatever Host the client sent', async () => {
+        const pems = await makeSelfSignedCert();
+        const secureApp = await startLegacyApp({ instance: 'tls', https: pems });
+        extraApps.push(secureApp);
+        const gw = await gateway({
+          backends: [{ url: secureApp.url, id: 'tls' }],
+          stickiness: { type: 'lb-cookie' },
+          tls: { ca: pems.cert },
+        } as Partial<StickyOptions>);
+        const res = await send(`${gw.url}/who`, { headers: { host: 'gateway.example' } });
+        expect(res.status).toBe(200);
+        expect(instanceOf(res)).toBe('tls');
+        // The app sees its own name as Host (its certificate's), the client's as X-Forwarded-Host.
+        const { headers } = res.json<WhoAmI>();
+        expect(headers.host).toBe(new URL(secureApp.url).host);
+        const ws = await openWebSocket(`${gw.url.replace(/^http/, 'ws')}/socket`, {
+          headers: { host: 'gateway.example' },
+        });
+        try {
+          expect(await ws.ask('tls')).toBe('tls:tls');
+        } finally {
+          await ws.close();
+        }
+      });
+
       test('plain HTTP gets no Secure flag; an untrusted https upstream is refused (TLS verified)', async () => {
         const plain = await gateway({ stickiness: { type: 'lb-cookie' } });
         // (Over HTTP/2 every gateway is HTTPS: the cookie is Secure.)

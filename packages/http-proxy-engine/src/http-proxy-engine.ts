@@ -18,6 +18,7 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import { type Exchange, type ExchangeEngine, type Reply, writeReply } from '@stickyroute/core/adapter';
 import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
 
@@ -48,16 +49,18 @@ function upstreamClosed(this: UpstreamResponse): void {
 }
 
 export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
-  private readonly agents = {
-    http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true }),
-  };
+  private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly proxies: Record<string, RequestHandler>;
   /** The exchange of the proxy call under way, and its body: HPM reads both inside that call. */
   private pending: HttpExchange | undefined;
   private pendingBody: Readable | undefined;
 
-  constructor() {
+  /** `tls`: the gateway's TLS options for https backends (verification on). */
+  constructor(tls: ConnectionOptions) {
+    this.agents = {
+      http: new http.Agent({ keepAlive: true }),
+      https: new https.Agent({ keepAlive: true, ...tls }),
+    };
     this.proxies = { 'http:': this.makeProxy(false), 'https:': this.makeProxy(true) };
   }
 
@@ -131,8 +134,6 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
       get buffer() {
         return engine.pendingBody;
       },
-      // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
-      changeOrigin: tls,
       secure: true,
       xfwd: false, // the route's upstream headers carry X-Forwarded-*, from the framework's notion of the client
       agent: tls ? this.agents.https : this.agents.http,

@@ -5,7 +5,7 @@
 import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { RouteRequest, StickyOptions, StickyRouter } from '@stickyroute/core';
 import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
 import { bodyOf, HttpProxyEngine } from '@stickyroute/http-proxy-engine';
@@ -14,6 +14,8 @@ import type Koa from 'koa';
 export interface KoaStickyOptions extends StickyOptions {
   /** Proxy only this path and the paths under it (e.g. `/app`); other requests go on to the next middleware. */
   prefix?: string;
+  /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
+  tls?: ConnectionOptions;
 }
 
 export interface KoaStickyMiddleware extends Koa.Middleware {
@@ -29,8 +31,8 @@ export interface KoaStickyMiddleware extends Koa.Middleware {
 
 export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
   const prefix = normalizePrefix(options?.prefix);
-  const gateway = new Gateway(options, { ownOptions: ['prefix'] });
-  const engine = new HttpProxyEngine();
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls'], tls: options?.tls });
+  const engine = new HttpProxyEngine(gateway.tls);
   // Upgrades bypass Koa; the app met on the first request tells how it resolves client IPs (`app.proxy`).
   let koa: Koa | undefined;
 

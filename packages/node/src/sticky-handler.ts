@@ -6,6 +6,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
   applyServerLimits,
@@ -35,6 +36,8 @@ export interface StickyHandlerOptions extends StickyOptions {
    * other requests go to `next()`, or get a 404 when there is none. Other upgrades are left to other listeners.
    */
   prefix?: string;
+  /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
+  tls?: ConnectionOptions;
   /**
    * Limits `handler.attach(server)` sets on the server: headers within 20 s, the whole request within 120 s,
    * idle keep-alive 5 s, idle connections 120 s, at most 10,000 connections. `false` leaves the server alone.
@@ -55,7 +58,7 @@ export interface StickyHandler {
   close(): Promise<void>;
 }
 
-const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix', 'serverLimits'] as const;
+const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix', 'serverLimits', 'tls'] as const;
 
 /** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
 export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
@@ -66,9 +69,9 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
   const prefix = normalizePrefix(options?.prefix);
   const limits = normalizeServerLimits(options?.serverLimits, 'serverLimits');
 
-  const gateway = new Gateway(options, { ownOptions: OWN_OPTIONS });
+  const gateway = new Gateway(options, { ownOptions: OWN_OPTIONS, tls: options?.tls });
   const router = gateway.router;
-  const pools = new UpstreamPools(router, { connections });
+  const pools = new UpstreamPools(router, { connections, tls: gateway.tls });
   const engine = new UndiciEngine(pools);
 
   /** The request in the core's terms; mounted under a path in connect/Express, the full original URL. */

@@ -161,8 +161,12 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     from: IncomingHttpHeaders = this.headers,
   ): IncomingHttpHeaders {
     let route = this.route!.upstreamHeaders;
+    // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own, which
+    // is also the name its certificate is checked against (node and undici take the TLS name from Host).
+    const tlsHost = this.route!.backend!.tlsHost;
+    if (tlsHost !== undefined) route = { ...route, host: tlsHost };
     // HTTP/2 names the host in `:authority`; the upstream speaks HTTP/1.1 and wants a Host header.
-    if (this.http2 && from.host === undefined)
+    else if (this.http2 && from.host === undefined)
       route = { ...route, host: this.headers[':authority'] as string };
     const shaping: HopByHopOptions = {
       upgrade: options.upgrade,

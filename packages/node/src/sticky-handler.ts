@@ -6,18 +6,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import {
-  type RouteRequest,
-  StickyConfigError,
-  type StickyOptions,
-  type StickyRouter,
-} from '@stickyroute/core';
+import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
   applyServerLimits,
   Gateway,
   isUnderPrefix,
   normalizePrefix,
   normalizeServerLimits,
+  type RequestFacts,
   type ServerLimits,
 } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
@@ -75,6 +71,16 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
   const pools = new UpstreamPools(router, { connections });
   const engine = new UndiciEngine(pools);
 
+  /** The request in the core's terms; mounted under a path in connect/Express, the full original URL. */
+  const factsOf = (req: IncomingMessage, url: string): RequestFacts => ({
+    method: req.method ?? 'GET',
+    url,
+    headers: req.headers,
+    ip: clientIp(req, trustProxy),
+    remoteAddress: req.socket.remoteAddress,
+    secure: isSecure(req, trustProxy),
+    body: req,
+  });
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
     const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     if (!isUnderPrefix(url, prefix)) {
@@ -82,33 +88,12 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
       else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
       return;
     }
-    const exchange = gateway.serve(
-      engine,
-      {
-        method: req.method ?? 'GET',
-        // Mounted under a path in connect/Express, the full original URL is forwarded (docs/decisions.md).
-        url,
-        headers: req.headers,
-        ip: clientIp(req, trustProxy),
-        remoteAddress: req.socket.remoteAddress,
-        secure: isSecure(req, trustProxy),
-        body: req,
-      },
-      res,
-    );
+    const exchange = gateway.serve(engine, factsOf(req, url), res);
     res.on('close', () => exchange.closed(res.writableEnded));
   };
-  const clientOf = (req: IncomingMessage): RouteRequest | undefined => {
+  const clientOf = (req: IncomingMessage): RequestFacts | undefined => {
     const url = req.url ?? '/';
-    if (!isUnderPrefix(url, prefix)) return undefined;
-    return {
-      method: req.method ?? 'GET',
-      url,
-      headers: req.headers,
-      ip: clientIp(req, trustProxy),
-      remoteAddress: req.socket.remoteAddress,
-      secure: isSecure(req, trustProxy),
-    };
+    return isUnderPrefix(url, prefix) ? factsOf(req, url) : undefined;
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
     gateway.upgrade(req, socket, head, clientOf);

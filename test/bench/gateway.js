@@ -22,7 +22,10 @@ const http = require('node:http');
 const { createRequire } = require('node:module');
 const { join, resolve } = require('node:path');
 
-const ROOT = resolve(__dirname, '..', '..');
+// `ADAPTER=koa@/path/to/another/checkout` runs that checkout's built packages (a before/after comparison in
+// one run: bench:ab and bench:instructions take such names too).
+const [ADAPTER_NAME, OTHER_ROOT] = (process.env.ADAPTER || 'node').split('@');
+const ROOT = OTHER_ROOT ? resolve(OTHER_ROOT) : resolve(__dirname, '..', '..');
 const fromPackage = (name) => createRequire(join(ROOT, 'packages', name, 'package.json'));
 const coreTesting = () => {
   try {
@@ -39,7 +42,7 @@ const PORT = Number(process.env.PROXY_PORT || 8080);
 const TARGETS = (process.env.BACKEND_PORTS || '9101,9102,9103').split(',').map((p) => `http://${HOST}:${p}`);
 // raw-*-xfwd: the raw engines sending X-Forwarded-For/-Proto/-Host (HPM's xfwd adds -Port too), which our
 // adapters always send: what forwarding those headers costs the engine by itself.
-const XFWD = /-xfwd$/.test(process.env.ADAPTER ?? '');
+const XFWD = /-xfwd$/.test(ADAPTER_NAME);
 const STICKINESS = {
   off: false,
   // 24 h, the longest allowed, so a cookie minted before a run stays valid through it.
@@ -233,7 +236,7 @@ if (require.main === module) {
   if (process.argv[2] === '--mint-cookie') {
     process.stdout.write(`${mintCookie(Number(process.argv[3] ?? 1))}\n`);
   } else {
-    const adapter = process.env.ADAPTER || 'node';
+    const adapter = ADAPTER_NAME;
     const start = GATEWAYS[adapter];
     if (start === undefined) {
       console.error(`ADAPTER must be one of ${Object.keys(GATEWAYS).join(', ')}`);

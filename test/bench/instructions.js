@@ -7,6 +7,8 @@
 //                                                          each of ours is compared with its framework's raw engine
 //                                                          fed the same requests, else with the first named)
 //   WARMUP=120 WINDOWS=6 MAX_WINDOWS=12 WINDOW=10 CONNS=10 PARALLEL=2 NATIVE=5 BASE_PORT=19400 V8FLAGS=
+//   WARMUP_REQUESTS=60000   warm up by requests served instead of seconds: on a busy machine a timed warm-up
+//                           serves fewer requests, so code may still be tiering up when the windows start
 //
 // Each gateway runs under `valgrind --tool=callgrind` (node with `--single-threaded`: V8's helper threads wait
 // by spinning, which valgrind, running one thread at a time, would count by the second). wrk warms it up with
@@ -47,6 +49,7 @@ const {
 } = require('./run');
 
 const WARMUP = Number(process.env.WARMUP || 120);
+const WARMUP_REQUESTS = Number(process.env.WARMUP_REQUESTS || 0);
 const WINDOWS = Number(process.env.WINDOWS || 6);
 const MAX_WINDOWS = Number(process.env.MAX_WINDOWS || 12);
 const WINDOW = Number(process.env.WINDOW || 10);
@@ -146,7 +149,10 @@ async function countInstructions(gateway, cookies, runDir) {
   try {
     await waitForPort(gateway.port, child, gateway.name, 120_000);
     const send = gateway.returning ? cookies : undefined;
-    await wrkAsync(gateway.port, WARMUP, send);
+    if (WARMUP_REQUESTS > 0)
+      for (let served = 0; served < WARMUP_REQUESTS; )
+        served += (await wrkAsync(gateway.port, WINDOW, send)).result.requests;
+    else await wrkAsync(gateway.port, WARMUP, send);
     // Past WINDOWS, windows go on (up to MAX_WINDOWS) while the last one still set a new low by more than 1 %:
     // on a busy machine the warm-up serves fewer requests and the code may still be tiering up.
     const falling = () => {

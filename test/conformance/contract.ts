@@ -260,6 +260,37 @@ export function runStickyContract(
         expect(cookie?.attributes.expires).toBeUndefined();
         for (let i = 0; i < 5; i++) expect(instanceOf(await client.get('/'))).toBe(instanceOf(login));
       });
+
+      test('no session cookie is valid forever on the server, and lb-cookie holds it to its own idle minute', async () => {
+        const clock = new ManualClock();
+        const follow = await gateway(
+          withTestHooks({ stickiness: { type: 'app-cookie', appCookie: 'PHPSESSID' } }, { clock }),
+        );
+        // Another gateway with the same secret, in lb-cookie mode with a one-minute idle timeout.
+        const lb = await gateway(
+          withTestHooks({ stickiness: { type: 'lb-cookie', duration: '1m' } }, { clock }),
+        );
+        const client = new HttpClient(follow.url, {}, clock.now);
+        const login = await client.post('/login?maxAge=session');
+        const home = instanceOf(login);
+        const [cookie] = sticky(login);
+        expect(cookie?.attributes['max-age']).toBeUndefined(); // a browser-session cookie
+        const headers = { cookie: `STICKY=${cookie!.value}; PHPSESSID=${client.jar.get('PHPSESSID')}` };
+
+        clock.advance(30_000);
+        const within = await send(`${lb.url}/`, { headers });
+        expect(instanceOf(within)).toBe(home);
+        expect(sticky(within)[0]?.attributes['max-age']).toBe('60'); // replaced by lb-cookie's own
+        clock.advance(35_000); // 65 s after it was issued
+        await send(`${lb.url}/`, { headers });
+        expect(lb.router.stats().requests).toMatchObject({ sticky: 1, new: 1, expiredCookies: 1 });
+
+        // The follow gateway honours it while the client comes back, not after a day without a visit.
+        expect(instanceOf(await send(`${follow.url}/`, { headers }))).toBe(home);
+        clock.advance(24 * 60 * MINUTE);
+        await send(`${follow.url}/`, { headers });
+        expect(follow.router.stats().requests.expiredCookies).toBe(1);
+      });
     });
 
     describe('4. app-cookie learn', () => {
@@ -881,6 +912,31 @@ export function runStickyContract(
         });
         try {
           expect(await ws.ask('tls')).toBe(`${home}:tls`);
+        } finally {
+          await ws.close();
+        }
+      });
+
+      test('an https backend is verified under its own name (`tls.ca`), whatever Host the client sent', async () => {
+        const pems = await makeSelfSignedCert();
+        const secureApp = await startLegacyApp({ instance: 'tls', https: pems });
+        extraApps.push(secureApp);
+        const gw = await gateway({
+          backends: [{ url: secureApp.url, id: 'tls' }],
+          stickiness: { type: 'lb-cookie' },
+          tls: { ca: pems.cert },
+        } as Partial<StickyOptions>);
+        const res = await send(`${gw.url}/who`, { headers: { host: 'gateway.example' } });
+        expect(res.status).toBe(200);
+        expect(instanceOf(res)).toBe('tls');
+        // The app sees its own name as Host (its certificate's), the client's as X-Forwarded-Host.
+        const { headers } = res.json<WhoAmI>();
+        expect(headers.host).toBe(new URL(secureApp.url).host);
+        const ws = await openWebSocket(`${gw.url.replace(/^http/, 'ws')}/socket`, {
+          headers: { host: 'gateway.example' },
+        });
+        try {
+          expect(await ws.ask('tls')).toBe('tls:tls');
         } finally {
           await ws.close();
         }

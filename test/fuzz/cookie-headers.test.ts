@@ -7,6 +7,8 @@ import { parseSetCookieLifetime } from '../../packages/core/src/cookie/set-cooki
 import { FUZZ_RUNS, fuzzTimeout } from './runs';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
+/** An HTTPS request to a plain host name: Secure cookies are stored, a Domain must match www.example.com. */
+const ORIGIN = { host: 'www.example.com', secure: true };
 const MAX_LIFETIME_MS = 400 * 86_400_000;
 const name = fc.oneof(
   fc.constantFrom('STICKY', 'JSESSIONID', 'connect.sid', 'a'),
@@ -89,7 +91,7 @@ describe('fuzz: parseSetCookieLifetime', () => {
           ),
           name,
           (headers, n) => {
-            const result = parseSetCookieLifetime(headers, n, NOW);
+            const result = parseSetCookieLifetime(headers, n, NOW, ORIGIN);
             if (result === null || result.kind === 'delete') return true;
             if (typeof result.value !== 'string') return false;
             if (result.expiresAt === null) return result.maxAge === undefined && result.expires === undefined;
@@ -118,6 +120,7 @@ describe('fuzz: parseSetCookieLifetime', () => {
               ['other=1', ['SID=v', ...flags, ...attrs].join('; ')],
               'SID',
               NOW,
+              ORIGIN,
             );
             if (maxAge <= 0) return result?.kind === 'delete';
             return (

@@ -53,6 +53,11 @@ export interface Route {
 /** @internal */
 export interface RouteState {
   secure: boolean;
+  /**
+   * The request's Host (HTTP/2: `:authority`) as it came, port included: follow and learn mode read it, only
+   * when a response sets the app cookie, to decide what a browser stores (a cookie's Domain must match it).
+   */
+  host: string | undefined;
   method: string;
   /** The client IP, for hashing when a retry needs another backend. */
   ip: string;

@@ -4,7 +4,7 @@
 
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
 import { bodyOf, HttpProxyEngine } from '@stickyroute/http-proxy-engine';
@@ -14,6 +14,8 @@ import { clientOfUpgrade } from './upgrade-client';
 export interface ExpressStickyOptions extends StickyOptions {
   /** Proxy only paths under this prefix (`/api` takes `/api` and `/api/…`); others go to `next()`. */
   prefix?: string;
+  /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
+  tls?: ConnectionOptions;
 }
 
 export interface StickyMiddleware {
@@ -34,8 +36,8 @@ export interface StickyMiddleware {
 /** Express middleware that balances requests over `options.backends` with sticky sessions. */
 export function sticky(options: ExpressStickyOptions): StickyMiddleware {
   const prefix = normalizePrefix(options?.prefix);
-  const gateway = new Gateway(options, { ownOptions: ['prefix'] });
-  const engine = new HttpProxyEngine();
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls'], tls: options?.tls });
+  const engine = new HttpProxyEngine(gateway.tls);
   let lastApp: Application | undefined;
 
   // Express requests and responses are slow objects to V8 (Express swaps their prototype, then adds

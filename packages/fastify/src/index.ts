@@ -72,10 +72,9 @@ async function stickyPlugin(fastify: FastifyInstance, options: FastifyStickyOpti
   if (prefix !== undefined && (typeof prefix !== 'string' || !prefix.startsWith('/')))
     throw new StickyConfigError('prefix', `must be a path starting with "/" (got ${JSON.stringify(prefix)})`);
   // reply-from verifies nothing by default (`rejectUnauthorized: false`); a balancer must.
-  const tls = { ...options.tls, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true };
   const limits = normalizeServerLimits(options.serverLimits, 'serverLimits');
-  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls', 'serverLimits'], tls });
-  const pools = new UpstreamPools(gateway.router, { tls });
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls', 'serverLimits'], tls: options.tls });
+  const pools = new UpstreamPools(gateway.router, { tls: gateway.tls });
   fastify.decorate('sticky', gateway.router);
   // Before the server waits for requests in flight: they end now (the upstream connections go), so closing
   // never waits on a slow backend or an open WebSocket.

@@ -18,8 +18,9 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import { type Exchange, type ExchangeEngine, type Reply, writeReply } from '@stickyroute/core/adapter';
-import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
+import { createProxyMiddleware, type Options, type Plugin, type RequestHandler } from 'http-proxy-middleware';
 
 type HttpExchange = Exchange<ServerResponse>;
 
@@ -48,17 +49,23 @@ function upstreamClosed(this: UpstreamResponse): void {
 }
 
 export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
-  private readonly agents = {
-    http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true }),
-  };
-  private readonly proxies: Record<string, RequestHandler>;
-  /** The exchange of the proxy call under way, and its body: HPM reads both inside that call. */
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  /**
+   * One HPM instance per backend scheme, with its options: HPM copies them for every request (where
+   * http-proxy finds the body to send, `buffer`), so the attempt's body is set on them just for the call. A
+   * plain property: a getter there would turn that copy into V8's slow path (3.7 µs against 0.26 µs a copy).
+   */
+  private readonly proxies: { http: Proxy; https: Proxy };
+  /** The exchange of the proxy call under way: HPM asks its `router` for the target inside that call. */
   private pending: HttpExchange | undefined;
-  private pendingBody: Readable | undefined;
 
-  constructor() {
-    this.proxies = { 'http:': this.makeProxy(false), 'https:': this.makeProxy(true) };
+  /** `tls`: the gateway's TLS options for https backends (verification on). */
+  constructor(tls: ConnectionOptions) {
+    this.agents = {
+      http: new http.Agent({ keepAlive: true }),
+      https: new https.Agent({ keepAlive: true, ...tls }),
+    };
+    this.proxies = { http: this.makeProxy(false), https: this.makeProxy(true) };
   }
 
   send(exchange: HttpExchange): void {
@@ -66,15 +73,16 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
     const body = exchange.attemptBody();
     exchange.upstreamHeaders(IN_PLACE);
     exchange.attempt = undefined;
+    const proxy = exchange.route!.backend!.tlsHost === undefined ? this.proxies.http : this.proxies.https;
     this.pending = exchange;
-    this.pendingBody = body === null ? undefined : Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    if (body !== null) proxy.options.buffer = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     try {
-      void this.proxies[exchange.route!.backend!.url.protocol]!(res.req, res, (error?: unknown) =>
+      void proxy.handle(res.req, res, (error?: unknown) =>
         exchange.failed(error ?? new Error('http-proxy-middleware did not proxy')),
       );
     } finally {
       this.pending = undefined;
-      this.pendingBody = undefined;
+      proxy.options.buffer = undefined;
     }
   }
 
@@ -92,7 +100,7 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
     this.agents.https.destroy();
   }
 
-  private makeProxy(tls: boolean): RequestHandler {
+  private makeProxy(tls: boolean): Proxy {
     const handlers: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
       proxyServer.on('proxyReq', (proxyReq, req, _res, options) => {
         const exchange = carriedBy(options.target);
@@ -123,23 +131,25 @@ export class HttpProxyEngine implements ExchangeEngine<ServerResponse> {
         exchange.failed(error, (exchange.attempt as ClientRequest | undefined)?.reusedSocket === true);
       });
     };
-    const engine = this;
-    return createProxyMiddleware<IncomingMessage, ServerResponse>({
+    const options: ProxyOptions = {
       // An object, not the origin string, which http-proxy would parse as a URL on every request.
-      router: () => (engine.pending === undefined ? undefined : (targetOf(engine.pending) as never)),
-      // Read when HPM copies its options for the request: the exchange's body for this attempt.
-      get buffer() {
-        return engine.pendingBody;
-      },
-      // To https upstreams Host is the backend's, so TLS verifies the backend's own name.
-      changeOrigin: tls,
+      router: () => (this.pending === undefined ? undefined : (targetOf(this.pending) as never)),
+      // The attempt's body, set for the proxy call only (see `proxies`).
+      buffer: undefined,
       secure: true,
       xfwd: false, // the route's upstream headers carry X-Forwarded-*, from the framework's notion of the client
       agent: tls ? this.agents.https : this.agents.http,
       ejectPlugins: true,
       plugins: [handlers],
-    });
+    };
+    return { options, handle: createProxyMiddleware<IncomingMessage, ServerResponse>(options) };
   }
+}
+
+type ProxyOptions = Options<IncomingMessage, ServerResponse> & { buffer: Readable | undefined };
+interface Proxy {
+  options: ProxyOptions;
+  handle: RequestHandler;
 }
 
 /** The client's connection stays open after the response: HTTP/1.1 unless it said close, 1.0 if it asked. */

@@ -2,9 +2,10 @@
 // (`ctx.ip` under `app.proxy`, `ctx.secure`) to the core's exchange, which proxies under `ctx.respond = false`
 // with the http-proxy-middleware engine @stickyroute/express shares. Every decision is the core's.
 
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { RouteRequest, StickyOptions, StickyRouter } from '@stickyroute/core';
 import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
 import { bodyOf, HttpProxyEngine } from '@stickyroute/http-proxy-engine';
@@ -13,6 +14,8 @@ import type Koa from 'koa';
 export interface KoaStickyOptions extends StickyOptions {
   /** Proxy only this path and the paths under it (e.g. `/app`); other requests go on to the next middleware. */
   prefix?: string;
+  /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
+  tls?: ConnectionOptions;
 }
 
 export interface KoaStickyMiddleware extends Koa.Middleware {
@@ -20,14 +23,16 @@ export interface KoaStickyMiddleware extends Koa.Middleware {
   readonly router: StickyRouter;
   /** For `server.on('upgrade', middleware.upgrade)`: WebSocket upgrades routed by the same rules. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Wires `server` (HTTP/1 or HTTP/2) for the middleware: its WebSocket upgrades. Returns the server. */
+  attach<S extends Server | Http2Server>(server: S): S;
   /** Ends what is in flight, closes the upstream connections and stops the router's timers. */
   close(): Promise<void>;
 }
 
 export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
   const prefix = normalizePrefix(options?.prefix);
-  const gateway = new Gateway(options, { ownOptions: ['prefix'] });
-  const engine = new HttpProxyEngine();
+  const gateway = new Gateway(options, { ownOptions: ['prefix', 'tls'], tls: options?.tls });
+  const engine = new HttpProxyEngine(gateway.tls);
   // Upgrades bypass Koa; the app met on the first request tells how it resolves client IPs (`app.proxy`).
   let koa: Koa | undefined;
 
@@ -68,7 +73,12 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     engine.close();
   };
 
-  return Object.assign(middleware, { router: gateway.router, upgrade, close });
+  const attach = <S extends Server | Http2Server>(server: S): S => {
+    server.on('upgrade', upgrade);
+    return server;
+  };
+
+  return Object.assign(middleware, { router: gateway.router, upgrade, attach, close });
 }
 
 function clientOf(ctx: Koa.Context): RouteRequest {

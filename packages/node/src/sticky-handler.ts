@@ -6,18 +6,15 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import {
-  type RouteRequest,
-  StickyConfigError,
-  type StickyOptions,
-  type StickyRouter,
-} from '@stickyroute/core';
+import type { ConnectionOptions } from 'node:tls';
+import { StickyConfigError, type StickyOptions, type StickyRouter } from '@stickyroute/core';
 import {
   applyServerLimits,
   Gateway,
   isUnderPrefix,
   normalizePrefix,
   normalizeServerLimits,
+  type RequestFacts,
   type ServerLimits,
 } from '@stickyroute/core/adapter';
 import { UpstreamPools } from '@stickyroute/undici-pools';
@@ -39,6 +36,8 @@ export interface StickyHandlerOptions extends StickyOptions {
    * other requests go to `next()`, or get a 404 when there is none. Other upgrades are left to other listeners.
    */
   prefix?: string;
+  /** TLS options for `https://` backends, such as `ca`. Certificates are verified unless this says otherwise. */
+  tls?: ConnectionOptions;
   /**
    * Limits `handler.attach(server)` sets on the server: headers within 20 s, the whole request within 120 s,
    * idle keep-alive 5 s, idle connections 120 s, at most 10,000 connections. `false` leaves the server alone.
@@ -59,7 +58,7 @@ export interface StickyHandler {
   close(): Promise<void>;
 }
 
-const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix', 'serverLimits'] as const;
+const OWN_OPTIONS = ['trustProxy', 'connections', 'prefix', 'serverLimits', 'tls'] as const;
 
 /** Creates the handler. Throws StickyConfigError for a bad option, at start-up. */
 export function createStickyHandler(options: StickyHandlerOptions): StickyHandler {
@@ -70,11 +69,21 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
   const prefix = normalizePrefix(options?.prefix);
   const limits = normalizeServerLimits(options?.serverLimits, 'serverLimits');
 
-  const gateway = new Gateway(options, { ownOptions: OWN_OPTIONS });
+  const gateway = new Gateway(options, { ownOptions: OWN_OPTIONS, tls: options?.tls });
   const router = gateway.router;
-  const pools = new UpstreamPools(router, { connections });
+  const pools = new UpstreamPools(router, { connections, tls: gateway.tls });
   const engine = new UndiciEngine(pools);
 
+  /** The request in the core's terms; mounted under a path in connect/Express, the full original URL. */
+  const factsOf = (req: IncomingMessage, url: string): RequestFacts => ({
+    method: req.method ?? 'GET',
+    url,
+    headers: req.headers,
+    ip: clientIp(req, trustProxy),
+    remoteAddress: req.socket.remoteAddress,
+    secure: isSecure(req, trustProxy),
+    body: req,
+  });
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
     const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     if (!isUnderPrefix(url, prefix)) {
@@ -82,33 +91,12 @@ export function createStickyHandler(options: StickyHandlerOptions): StickyHandle
       else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
       return;
     }
-    const exchange = gateway.serve(
-      engine,
-      {
-        method: req.method ?? 'GET',
-        // Mounted under a path in connect/Express, the full original URL is forwarded (docs/decisions.md).
-        url,
-        headers: req.headers,
-        ip: clientIp(req, trustProxy),
-        remoteAddress: req.socket.remoteAddress,
-        secure: isSecure(req, trustProxy),
-        body: req,
-      },
-      res,
-    );
+    const exchange = gateway.serve(engine, factsOf(req, url), res);
     res.on('close', () => exchange.closed(res.writableEnded));
   };
-  const clientOf = (req: IncomingMessage): RouteRequest | undefined => {
+  const clientOf = (req: IncomingMessage): RequestFacts | undefined => {
     const url = req.url ?? '/';
-    if (!isUnderPrefix(url, prefix)) return undefined;
-    return {
-      method: req.method ?? 'GET',
-      url,
-      headers: req.headers,
-      ip: clientIp(req, trustProxy),
-      remoteAddress: req.socket.remoteAddress,
-      secure: isSecure(req, trustProxy),
-    };
+    return isUnderPrefix(url, prefix) ? factsOf(req, url) : undefined;
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
     gateway.upgrade(req, socket, head, clientOf);

@@ -220,13 +220,19 @@ export function createStatusHandler(options: StatusHandlerOptions): StatusHandle
     switch (action) {
       case 'drain': {
         // Checked by drain() itself: a bad duration is a StickyConfigError, answered 400.
-        const timeout = (
-          typeof body.timeout === 'string' || typeof body.timeout === 'number' ? body.timeout : '5m'
-        ) as Duration;
-        pool.drain(id, { timeout });
+        const duration = (value: unknown) =>
+          (typeof value === 'string' || typeof value === 'number' ? value : undefined) as
+            | Duration
+            | undefined;
+        const timeout = duration(body.timeout) ?? '5m';
+        const idle = duration(body.idle);
+        pool.drain(id, idle === undefined ? { timeout } : { idle, timeout });
+        const quiet = pool.get(id)?.drain?.idleMs;
         return {
           drain: id,
-          message: `${id} is draining: no new clients; its own stay until it is removed in ${timeout}`,
+          message:
+            `${id} is draining: no new clients; it is removed once its own clients have been quiet for ` +
+            `${quiet == null ? 'the stickiness idle time' : `${Math.round(quiet / 1000)} s`}, or in ${timeout}`,
         };
       }
       case 'undrain':

@@ -30,10 +30,38 @@ describe('BalancerCookieCodec', () => {
     const token = codec.backendToken('b1');
     const value = codec.encode(token, NOW_S + 1200, NOW_S);
     expect(value).toMatch(/^[A-Za-z0-9_-]{12}\.[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
-    expect(codec.decode(value)).toEqual({ keyIndex: 0, token, expires: NOW_S + 1200, born: NOW_S });
+    expect(codec.decode(value)).toEqual({
+      keyIndex: 0,
+      kind: 'lb',
+      token,
+      expires: NOW_S + 1200,
+      born: NOW_S,
+    });
     // Decoding twice (the cache) answers the same.
     expect(codec.decode(value)).toEqual(codec.decode(value));
     expect(codec.keyCount).toBe(1);
+  });
+
+  it('signs which mode minted a value: same format, another signature, and no value passes for the other kind', () => {
+    const codec = new BalancerCookieCodec([OLD, NEW]);
+    const token = codec.backendToken('b1');
+    const lb = codec.encode(token, NOW_S + 1200, NOW_S);
+    const follow = codec.encode(token, NOW_S + 1200, NOW_S, 'follow');
+    expect(follow).toMatch(/^[A-Za-z0-9_-]{12}\.[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+    expect(follow.slice(0, follow.lastIndexOf('.'))).toBe(lb.slice(0, lb.lastIndexOf('.')));
+    expect(follow).not.toBe(lb);
+    // Read by fresh codecs (no cache), whichever kind is tried first, and by the rotated-out key too.
+    for (const likely of ['lb', 'follow'] as const) {
+      expect(new BalancerCookieCodec([OLD]).decode(follow, likely)).toMatchObject({ kind: 'follow' });
+      expect(new BalancerCookieCodec([NEW, OLD]).decode(lb, likely)).toMatchObject({
+        kind: 'lb',
+        keyIndex: 1,
+      });
+    }
+    expect(new BalancerCookieCodec([NEW]).decode(follow, 'follow')).toBeNull();
+    // Encoding one kind after the other for the same dates answers each its own value.
+    expect(codec.encode(token, NOW_S + 1200, NOW_S)).toBe(lb);
+    expect(codec.encode(token, NOW_S + 1200, NOW_S, 'follow')).toBe(follow);
   });
 
   it('is opaque: no URL, host, port or id of any backend can be read from the value', async () => {

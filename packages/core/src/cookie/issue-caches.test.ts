@@ -28,8 +28,8 @@ test('encode answers each (token, expires, born) with its own value, in any orde
   for (const [t, expires, born] of calls) {
     const value = codec.encode(t, expires, born);
     expect(value).toBe(fresh().encode(t, expires, born));
-    expect(codec.decode(value)).toEqual({ keyIndex: 0, token: t, expires, born });
-    expect(fresh().decode(value)).toEqual({ keyIndex: 0, token: t, expires, born });
+    expect(codec.decode(value)).toEqual({ keyIndex: 0, kind: 'lb', token: t, expires, born });
+    expect(fresh().decode(value)).toEqual({ keyIndex: 0, kind: 'lb', token: t, expires, born });
   }
   // A value that was never issued (its signature altered) is still refused after all that caching.
   const issued = codec.encode(token, 2000, 1000);

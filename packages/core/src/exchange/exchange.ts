@@ -65,12 +65,11 @@ export interface ExchangeContext {
   body(source: Readable): RequestBody;
 }
 
-enum Phase {
-  Routing = 0,
-  Sending = 1,
-  Answered = 2,
-  Over = 3,
-}
+/** Where an exchange is: routing, an attempt sent, the upstream answered, over (answered by us, or gone). */
+const ROUTING = 0;
+const SENDING = 1;
+const ANSWERED = 2;
+const OVER = 3;
 
 export class Exchange<C = unknown> implements RouteRequest, Watched {
   readonly method: string;
@@ -89,7 +88,7 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   [kSlot] = 0;
   /** The client speaks HTTP/2 (its host is in `:authority`): no connection-level headers reach it. */
   readonly http2: boolean;
-  private phase = Phase.Routing;
+  private phase = ROUTING;
   private clientGone = false;
   private timedOut = false;
   private readonly body: RequestBody | null;
@@ -161,14 +160,19 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     from: IncomingHttpHeaders = this.headers,
   ): IncomingHttpHeaders {
     let route = this.route!.upstreamHeaders;
+    // Like a cloud balancer, the app sees the Host the client asked for; an https backend gets its own, which
+    // is also the name its certificate is checked against (node and undici take the TLS name from Host).
+    const tlsHost = this.route!.backend!.tlsHost;
+    if (tlsHost !== undefined) route = { ...route, host: tlsHost };
     // HTTP/2 names the host in `:authority`; the upstream speaks HTTP/1.1 and wants a Host header.
-    if (this.http2 && from.host === undefined)
+    else if (this.http2 && from.host === undefined)
       route = { ...route, host: this.headers[':authority'] as string };
-    const shaping: HopByHopOptions = {
-      upgrade: options.upgrade,
-      dropFraming: options.dropFraming || this.bytes !== null,
-      trusted: this.remoteAddress !== undefined && this.remoteAddress !== this.ip,
-    };
+    const shaping =
+      SHAPINGS[
+        (options.upgrade ? 4 : 0) |
+          (options.dropFraming || this.bytes !== null ? 2 : 0) |
+          (this.remoteAddress !== undefined && this.remoteAddress !== this.ip ? 1 : 0)
+      ]!;
     if (this.bytes !== null) route = { ...route, 'content-length': String(this.bytes.length) };
     return options.inPlace
       ? prepareUpstreamHeaders(from, route, shaping)
@@ -189,7 +193,7 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
    */
   responseCookies(setCookie: string | readonly string[] | undefined): readonly string[] {
     this.context.deadlines.unwatch(this);
-    this.phase = Phase.Answered;
+    this.phase = ANSWERED;
     this.body?.release();
     const routing = this.context.routing;
     const route = this.route!;
@@ -223,7 +227,7 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
    * idle timeout, not the backend failing.
    */
   failed(error: unknown, reusedConnection = false): void {
-    if (this.clientGone || this.phase === Phase.Over || this.route === null) return;
+    if (this.clientGone || this.phase === OVER || this.route === null) return;
     this.context.deadlines.unwatch(this);
     // The client cut its own upload short: not the upstream's fault, and nobody is left to answer.
     if (this.body?.broken) return;
@@ -231,7 +235,7 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     this.timedOut = false;
     const decision = this.context.routing.failover(this.route, {
       kind,
-      responseStarted: this.phase === Phase.Answered,
+      responseStarted: this.phase === ANSWERED,
       bodySent: this.bytes !== null || this.body?.started === true,
       bodyReplayable: this.body === null || this.body.replayable,
       reusedConnection,
@@ -245,14 +249,14 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
     if (this.clientGone) return;
     this.clientGone = true;
     this.context.deadlines.unwatch(this);
-    if (!finished && (this.phase === Phase.Sending || this.phase === Phase.Answered)) this.engine.abort(this);
-    this.phase = Phase.Over;
+    if (!finished && (this.phase === SENDING || this.phase === ANSWERED)) this.engine.abort(this);
+    this.phase = OVER;
     if (this.route !== null) this.context.routing.release(this.route);
   }
 
   /** The deadline passed without response headers: the attempt is aborted and reads as a timeout. */
   expired(): void {
-    if (this.phase !== Phase.Sending) return;
+    if (this.phase !== SENDING) return;
     this.timedOut = true;
     this.engine.abort(this, upstreamTimeoutError());
   }
@@ -267,7 +271,7 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   }
 
   private send(): void {
-    this.phase = Phase.Sending;
+    this.phase = SENDING;
     this.context.deadlines.watch(this);
     try {
       this.engine.send(this);
@@ -286,7 +290,7 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   }
 
   private answer(reply: Reply): void {
-    this.phase = Phase.Over;
+    this.phase = OVER;
     let answer = reply;
     if (this.http2) {
       // HTTP/2 forbids connection-level headers; an unread body ends with the stream.
@@ -336,4 +340,10 @@ export function appendCookies(
 }
 
 const NO_OPTIONS = {};
+/** The eight ways to shape a request's headers, made once: upgrade × dropFraming × trusted (bits 4, 2, 1). */
+const SHAPINGS: readonly HopByHopOptions[] = Array.from({ length: 8 }, (_, bits) => ({
+  upgrade: (bits & 4) !== 0,
+  dropFraming: (bits & 2) !== 0,
+  trusted: (bits & 1) !== 0,
+}));
 const DROP_FRAMING = { dropFraming: true } as const;

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
+import { StickyConfigError } from '../config/errors';
 import type { StickyOptions } from '../config/options';
 import { httpProbe } from '../health/active-health-checker';
 import { routingOf, StickyRouter } from '../router';
@@ -18,8 +19,11 @@ import { UpstreamDeadlines } from './upstream-deadlines';
 export interface GatewaySetup {
   /** The adapter's own option names (`prefix`, `tls`…), accepted beside the core's. */
   ownOptions?: readonly string[];
-  /** TLS for https backends (a private CA, say): used by upgrades and active health checks alike. */
-  tls?: ConnectionOptions;
+  /**
+   * The user's `tls` option, for https backends (a private CA, say): certificates are verified unless it says
+   * otherwise. Validated here and used by upgrades and active health checks; engines take `gateway.tls`.
+   */
+  tls?: unknown;
   /** Bytes of a request body kept for a retry (default 1 MiB). */
   retryBufferBytes?: number;
 }
@@ -31,12 +35,17 @@ export class Gateway {
   /** Upgrades in flight or tunnelled: closing the gateway ends them (they outlive any HTTP server's close). */
   private readonly open = new Set<Exchange<UpgradeClient>>();
 
+  /** TLS for https backends, as every engine must use it (verification on unless the user turned it off). */
+  readonly tls: ConnectionOptions;
+
   constructor(options: StickyOptions, setup: GatewaySetup = {}) {
+    const tls = normalizeTls(setup.tls);
+    this.tls = tls;
     this.router = new StickyRouter(options, {
       extraOptionKeys: setup.ownOptions,
-      probe: httpProbe(setup.tls),
+      probe: httpProbe(tls),
     });
-    this.upgrades = new UpgradeEngine(setup.tls);
+    this.upgrades = new UpgradeEngine(tls);
     const routing = routingOf(this.router);
     const limit = setup.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES;
     this.context = {
@@ -97,4 +106,13 @@ export class Gateway {
     for (const exchange of this.open) exchange.client.socket.destroy();
     await this.router.close();
   }
+}
+
+/** `tls` is an object of node TLS options; `rejectUnauthorized` defaults to true (some engines default it off). */
+function normalizeTls(tls: unknown): ConnectionOptions {
+  if (tls === undefined) return { rejectUnauthorized: true };
+  if (typeof tls !== 'object' || tls === null || Array.isArray(tls))
+    throw new StickyConfigError('tls', 'must be an object of TLS options for https backends, such as { ca }');
+  const options = tls as ConnectionOptions;
+  return { ...options, rejectUnauthorized: options.rejectUnauthorized ?? true };
 }

@@ -55,6 +55,8 @@ export class Backend {
   readonly url: URL;
   /** `protocol//host`: what proxy engines take as a target. */
   readonly origin: string;
+  /** `host[:port]` of an https backend (its TLS name is checked against it); undefined for http. */
+  readonly tlsHost: string | undefined;
   readonly weight: number;
   health: BackendHealth = 'healthy';
   draining = false;
@@ -79,6 +81,7 @@ export class Backend {
     this.id = id;
     this.url = url;
     this.origin = url.origin;
+    this.tlsHost = url.protocol === 'https:' ? url.host : undefined;
     this.weight = weight;
     this.upSince = now;
   }

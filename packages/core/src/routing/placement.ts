@@ -56,8 +56,10 @@ export class Placement {
    * stickiness off), a promise of it otherwise (source-ip, header, query, learn). Never throws, never rejects.
    */
   routeNow(req: RouteRequest): Route | Promise<Route> {
+    const authority = req.headers.host ?? req.headers[':authority'];
     const state: RouteState = {
       secure: req.secure,
+      host: typeof authority === 'string' ? authority : undefined,
       method: req.method,
       ip: req.ip,
       hadCookie: false,

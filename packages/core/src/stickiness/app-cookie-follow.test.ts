@@ -8,6 +8,8 @@ import { FakeClock } from '../testing/fake-clock';
 import { cookieAttributes, cookiePair, request, withCookie } from '../testing/requests';
 import { steps } from '../testing/router-steps';
 import { withTestHooks } from '../testing-hooks';
+import type { RouteRequest } from '../types';
+import { FOLLOW_SESSION_IDLE_MS } from './app-cookie-follow';
 
 const SECRET = 'follow-test-secret-0123456789';
 const BACKENDS = [
@@ -31,8 +33,13 @@ function setup() {
   return { clock, router };
 }
 
-async function visit(router: StickyRouter, cookie: string | undefined, upstream?: string | string[]) {
-  const route = await router.route(cookie === undefined ? request() : withCookie(cookie));
+async function visit(
+  router: StickyRouter,
+  cookie: string | undefined,
+  upstream?: string | string[],
+  overrides: Partial<RouteRequest> = {},
+) {
+  const route = await router.route(cookie === undefined ? request(overrides) : withCookie(cookie, overrides));
   const setCookies = steps(router).responseCookies(route, upstream);
   steps(router).release(route);
   return { route, setCookies };
@@ -85,16 +92,44 @@ describe('app-cookie follow', () => {
     expect(insideValue(setCookies[0]!).expires).toBe(clock.now() / 1000 + 7200);
   });
 
-  it('follows a session cookie with a session cookie that expires only with the browser session', async () => {
+  it('follows a session cookie with a session cookie, which the server honours for 24 hours after its issue', async () => {
     const { clock, router } = setup();
     const first = await visit(router, undefined, 'JSESSIONID=s1; Path=/; HttpOnly');
     const attributes = cookieAttributes(first.setCookies[0]!);
     expect(attributes['max-age']).toBeUndefined();
     expect(attributes.expires).toBeUndefined();
-    expect(insideValue(first.setCookies[0]!).expires).toBe(0);
-    clock.advance(3 * 86_400_000);
-    const again = await visit(router, `JSESSIONID=s1; ${cookiePair(first.setCookies)}`);
-    expect(again.route).toMatchObject({ reason: 'sticky', backend: first.route.backend });
+    expect(insideValue(first.setCookies[0]!)).toMatchObject({ expires: 0, born: clock.now() / 1000 });
+    const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+    clock.advance(FOLLOW_SESSION_IDLE_MS - 1000);
+    // Stuck (and re-issued, being past half its bound: see below); the original value dies a second later.
+    expect((await visit(router, cookie)).route).toMatchObject({
+      reason: 'sticky',
+      backend: first.route.backend,
+    });
+    clock.advance(1000);
+    expect((await visit(router, cookie)).route.reason).toBe('new');
+    expect(router.stats().requests.expiredCookies).toBe(1);
+  });
+
+  it('a session balancer cookie slides: re-issued (still a session cookie) once past half its bound', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1');
+    let cookie = cookiePair(first.setCookies);
+    clock.advance(FOLLOW_SESSION_IDLE_MS / 2 - 1000);
+    expect((await visit(router, cookie)).setCookies).toEqual([]); // not yet
+    // Then a client that comes back every 13 hours keeps its backend for days, one renewal per visit.
+    for (const step of [2000, 13 * 3_600_000, 13 * 3_600_000, 13 * 3_600_000]) {
+      clock.advance(step);
+      const again = await visit(router, cookie);
+      expect(again.route).toMatchObject({ reason: 'sticky', backend: first.route.backend });
+      expect(again.setCookies).toHaveLength(1);
+      const renewed = cookieAttributes(again.setCookies[0]!);
+      expect(renewed['max-age']).toBeUndefined();
+      expect(renewed.expires).toBeUndefined();
+      expect(insideValue(again.setCookies[0]!)).toMatchObject({ expires: 0, born: clock.now() / 1000 });
+      cookie = cookiePair(again.setCookies);
+    }
+    expect(router.stats().requests.expiredCookies).toBe(0);
   });
 
   it('re-issues the balancer cookie when the app refreshes its cookie (sliding app sessions)', async () => {
@@ -160,5 +195,130 @@ describe('app-cookie follow', () => {
     expect(forged.route.reason).toBe('new');
     expect(forged.setCookies).toEqual([]);
     expect(router.stats().requests.forgedCookies).toBe(1);
+  });
+
+  describe('only what a browser stores', () => {
+    const http = { headers: { host: 'home.example.org:8080' } };
+    const https = { headers: { host: 'home.example.org' }, secure: true };
+
+    it('no balancer cookie for an app cookie the browser refuses', async () => {
+      const { router } = setup();
+      for (const refused of [
+        'JSESSIONID=s1; Max-Age=600; Domain=sibling.example.org',
+        'JSESSIONID=s1; Max-Age=600; Domain=.org',
+        'JSESSIONID=s1; Max-Age=600; Domain=example.org.',
+        'JSESSIONID=s1; Max-Age=600; Domain=example.org:8080',
+        'JSESSIONID=s1; Max-Age=600; Secure',
+        'JSESSIONID=s1; SameSite=None',
+        '__Host-JSESSIONID=s1; Path=/',
+      ]) {
+        const { setCookies } = await visit(router, undefined, refused, http);
+        expect({ refused, setCookies }).toEqual({ refused, setCookies: [] });
+      }
+      expect((await visit(router, undefined, 'JSESSIONID=s1; Secure', https)).setCookies).toHaveLength(1);
+      const localhost = { headers: { host: 'localhost:3000' } };
+      expect((await visit(router, undefined, 'JSESSIONID=s1; Secure', localhost)).setCookies).toHaveLength(1);
+    });
+
+    it('one line is one cookie: an invalid Max-Age after a comma makes a session cookie', async () => {
+      const { router } = setup();
+      const { setCookies } = await visit(router, undefined, 'JSESSIONID=b;max-age=3600, c=d', http);
+      const attributes = cookieAttributes(setCookies[0]!);
+      expect(attributes['max-age']).toBeUndefined();
+      expect(insideValue(setCookies[0]!).expires).toBe(0);
+    });
+
+    it('shares the app cookie’s Domain, so it is sent wherever the app cookie is, and is deleted there', async () => {
+      const { router } = setup();
+      const first = await visit(router, undefined, 'JSESSIONID=s1; Max-Age=600; Domain=.Example.org', http);
+      expect(cookieAttributes(first.setCookies[0]!)).toMatchObject({
+        domain: 'example.org',
+        'max-age': '600',
+      });
+      const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+      const sibling = { headers: { host: 'sibling.example.org' } };
+      expect((await visit(router, cookie, undefined, sibling)).route.reason).toBe('sticky');
+      const logout = await visit(router, cookie, 'JSESSIONID=; Max-Age=0; Domain=example.org', http);
+      expect(cookieAttributes(logout.setCookies[0]!)).toMatchObject({
+        value: '',
+        'max-age': '0',
+        domain: 'example.org',
+      });
+    });
+
+    it('a partitioned app cookie gets a partitioned balancer cookie (the browser keeps the two kinds apart)', async () => {
+      const { router } = setup();
+      const first = await visit(router, undefined, 'JSESSIONID=s1; Secure; Partitioned; Path=/', https);
+      expect(cookieAttributes(first.setCookies[0]!)).toMatchObject({ partitioned: true, secure: true });
+      // Deleting the unpartitioned cookie leaves the partitioned one, in the browser and here alike.
+      const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+      const other = await visit(router, cookie, 'JSESSIONID=; Max-Age=0; Secure', https);
+      expect(cookieAttributes(other.setCookies[0]!)).toMatchObject({ value: '', 'max-age': '0' });
+      expect(cookieAttributes(other.setCookies[0]!).partitioned).toBeUndefined();
+    });
+
+    it('a host-only app cookie gets a balancer cookie in the configured scope (cookie.domain)', async () => {
+      const router = createStickyRouter(
+        withTestHooks(
+          {
+            backends: BACKENDS,
+            stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID' },
+            secret: SECRET,
+            cookie: { domain: 'example.org' },
+          },
+          { clock: new FakeClock() },
+        ),
+      );
+      const hostOnly = await visit(router, undefined, 'JSESSIONID=s1', http);
+      expect(cookieAttributes(hostOnly.setCookies[0]!).domain).toBe('example.org');
+      const own = await visit(router, undefined, 'JSESSIONID=s1; Domain=home.example.org', http);
+      expect(cookieAttributes(own.setCookies[0]!).domain).toBe('home.example.org');
+    });
+
+    it('a deletion the browser refuses deletes nothing', async () => {
+      const { router } = setup();
+      const first = await visit(router, undefined, 'JSESSIONID=s1; Max-Age=600', http);
+      const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+      for (const refused of ['JSESSIONID=; Max-Age=0; Secure', 'JSESSIONID=; Max-Age=0; Domain=other.org'])
+        expect((await visit(router, cookie, refused, http)).setCookies).toEqual([]);
+    });
+
+    it('reads the host of an HTTP/2 request from :authority', async () => {
+      const { router } = setup();
+      const h2 = { headers: { ':authority': 'home.example.org' }, secure: true };
+      const ok = await visit(router, undefined, 'JSESSIONID=s1; Domain=example.org', h2);
+      expect(cookieAttributes(ok.setCookies[0]!).domain).toBe('example.org');
+      expect((await visit(router, undefined, 'JSESSIONID=s1; Domain=example.com', h2)).setCookies).toEqual(
+        [],
+      );
+    });
+
+    it('a response whose Set-Cookie does not name the app cookie costs no parse: the shared empty answer', async () => {
+      const { router } = setup();
+      const route = await router.route(request(http));
+      const none = steps(router).responseCookies(route, ['theme=dark; Domain=example.org', 'XJSESSIONID=1']);
+      expect(none).toBe(steps(router).responseCookies(route, undefined));
+      expect(Object.isFrozen(none)).toBe(true);
+      steps(router).release(route);
+    });
+
+    it('when the browser holds two balancer cookies, the newest valid one counts', async () => {
+      const { clock, router } = setup();
+      const older = await visit(router, undefined, 'JSESSIONID=s1; Domain=example.org', http);
+      clock.advance(60_000);
+      router.pool.markDown(older.route.backend!.id);
+      // Rerouted: the gateway re-issues in its own scope (host-only), beside the app's domain cookie.
+      const moved = await visit(router, `JSESSIONID=s1; ${cookiePair(older.setCookies)}`, undefined, http);
+      expect(moved.route.reason).toBe('rerouted');
+      router.pool.markUp(older.route.backend!.id);
+      for (const order of [
+        `${cookiePair(older.setCookies)}; ${cookiePair(moved.setCookies)}`,
+        `${cookiePair(moved.setCookies)}; ${cookiePair(older.setCookies)}`,
+        `STICKY=forged.0.0.x; ${cookiePair(moved.setCookies)}`,
+      ]) {
+        const again = await visit(router, `JSESSIONID=s1; ${order}`, undefined, http);
+        expect(again.route).toMatchObject({ reason: 'sticky', backend: moved.route.backend });
+      }
+    });
   });
 });

@@ -60,7 +60,7 @@ export class AppCookieLearnPolicy implements StickinessPolicy {
     const backend = route.backend;
     if (backend === null) return NO_COOKIES;
     const now = this.ctx.clock.now();
-    const app = parseSetCookieLifetime(upstreamSetCookie, this.appCookie, now);
+    const app = parseSetCookieLifetime(upstreamSetCookie, this.appCookie, now, route.state);
     if (app?.kind === 'set' && app.value !== '' && app.value.length <= MAX_VALUE_LENGTH) {
       const key = this.key(app.value);
       if (app.expiresAt === null) {

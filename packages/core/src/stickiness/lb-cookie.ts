@@ -1,9 +1,20 @@
 // `lb-cookie`: the balancer issues its own signed cookie. The idle timeout slides: every proxied response
 // re-issues the cookie with a fresh expiry (as ALB does); `maxLifetime` bounds the total from the first issue
 // (HAProxy maxlife). Both dates live inside the signed value and are enforced here, not by the browser.
+// A value follow mode minted (same secret, stickiness switched, or another gateway) is held to the same idle
+// rule: its `born` is when it was last issued, so it is honoured for `duration` after that, whatever expiry
+// (or none, for a session app cookie) it carries, and then replaced by a cookie of this mode.
 
+import type { DecodedCookie } from '../cookie/balancer-cookie-codec';
 import type { Backend } from '../pool/backend';
 import type { Route, RouteRequest, RouteState } from '../types';
+import {
+  type CookieBounds,
+  type Lookup,
+  type PolicyContext,
+  readBalancerCookie,
+  type StickinessPolicy,
+} from './policy';
 
 /** The Set-Cookie lines last issued for a backend, and the dates and scheme they were made for. */
 interface Issued {
@@ -15,8 +26,6 @@ interface Issued {
   cookies: readonly string[];
 }
 
-import { type Lookup, type PolicyContext, readBalancerCookie, type StickinessPolicy } from './policy';
-
 export class LbCookiePolicy implements StickinessPolicy {
   readonly placement = 'balance';
   private readonly maxAgeSec: number;
@@ -25,6 +34,7 @@ export class LbCookiePolicy implements StickinessPolicy {
    * the value's and the Set-Cookie lines' (which, cold in memory, made 10,000 backends 2.6× slower than 3).
    */
   private readonly lastIssued = new WeakMap<Backend, Issued>();
+  private readonly bounds: CookieBounds;
 
   constructor(
     private readonly ctx: PolicyContext,
@@ -32,10 +42,19 @@ export class LbCookiePolicy implements StickinessPolicy {
     private readonly maxLifetimeMs: number | null,
   ) {
     this.maxAgeSec = Math.round(durationMs / 1000);
+    const idleSec = durationMs / 1000;
+    const maxLifetimeSec = maxLifetimeMs === null ? null : maxLifetimeMs / 1000;
+    this.bounds = {
+      kind: 'lb',
+      // Its own values expire `duration` after their last issue already; any other is idle since its born.
+      honours: (d: DecodedCookie, nowSec: number) =>
+        ((d.kind === 'lb' && d.expires !== 0) || d.born + idleSec > nowSec) &&
+        (maxLifetimeSec === null || d.born + maxLifetimeSec > nowSec),
+    };
   }
 
   lookup(req: RouteRequest, state: RouteState): Lookup {
-    return readBalancerCookie(this.ctx, req, state, this.maxLifetimeMs);
+    return readBalancerCookie(this.ctx, req, state, this.bounds);
   }
 
   responseCookies(route: Route): readonly string[] {

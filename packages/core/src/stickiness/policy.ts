@@ -1,9 +1,9 @@
 // What a stickiness policy is: it finds the backend a request is stuck to, remembers new placements,
 // and says which balancer cookies the response carries. The router does the rest (balancing, failover).
 
-import type { BalancerCookieCodec } from '../cookie/balancer-cookie-codec';
+import type { BalancerCookieCodec, CookieKind, DecodedCookie } from '../cookie/balancer-cookie-codec';
 import type { BalancerCookieWriter } from '../cookie/balancer-cookie-writer';
-import { readCookie } from '../cookie/read-cookie';
+import { cookieEnd, cookieValue, findCookie } from '../cookie/read-cookie';
 import type { Backend } from '../pool/backend';
 import type { Clock, Route, RouteRequest, RouteState } from '../types';
 
@@ -61,32 +61,71 @@ export interface StickinessPolicy {
   responseCookies(route: Route, upstreamSetCookie: string | readonly string[] | undefined): readonly string[];
 }
 
-/** Reads the balancer cookie (or its CORS twin) and verifies it; counts forgeries and expired values. */
+/**
+ * How long a policy honours a balancer cookie, on the server, whichever mode minted it. A value is never
+ * honoured past the expiry inside it; `honours` adds the reading mode's own bounds (a cookie minted in one
+ * mode is held to the bounds of the mode that reads it).
+ */
+export interface CookieBounds {
+  /** The kind this policy mints: verified first. */
+  readonly kind: CookieKind;
+  /** Whether a verified value, not past its own expiry, is still valid at `nowSec`. */
+  honours(decoded: DecodedCookie, nowSec: number): boolean;
+}
+
+/**
+ * Reads the balancer cookie (or its CORS twin) and verifies it; counts forgeries and expired values. When the
+ * browser holds several (a cookie of the app's domain and one the gateway re-issued after a reroute, or
+ * another gateway's on a sibling host), the newest valid one counts.
+ */
 export function readBalancerCookie(
   ctx: PolicyContext,
   req: RouteRequest,
   state: RouteState,
-  maxLifetimeMs: number | null,
+  bounds: CookieBounds,
 ): Lookup {
   const header = req.headers.cookie;
-  const value = readCookie(header, ctx.cookieName) ?? readCookie(header, `${ctx.cookieName}CORS`);
-  if (value === undefined) return NONE;
-  const decoded = ctx.codec.decode(value);
-  if (decoded === null) {
-    ctx.forged('forged');
-    return NONE;
+  if (header === undefined) return NONE;
+  const text = typeof header === 'string' ? header : header.join('; ');
+  let name = ctx.cookieName;
+  let start = findCookie(text, name, 0);
+  if (start === -1) {
+    name = `${name}CORS`;
+    start = findCookie(text, name, 0);
+    if (start === -1) return NONE;
   }
+  let end = cookieEnd(text, start);
   const nowSec = ctx.clock.now() / 1000;
-  if (
-    (decoded.expires !== 0 && decoded.expires <= nowSec) ||
-    (maxLifetimeMs !== null && decoded.born + maxLifetimeMs / 1000 <= nowSec)
-  ) {
-    ctx.forged('expired');
+  let decoded = ctx.codec.decode(cookieValue(text, start, end), bounds.kind);
+  let verdict = judge(decoded, nowSec, bounds);
+  for (let next = findCookie(text, name, end); next !== -1; next = findCookie(text, name, end)) {
+    end = cookieEnd(text, next);
+    const other = ctx.codec.decode(cookieValue(text, next, end), bounds.kind);
+    const otherVerdict = judge(other, nowSec, bounds);
+    if (otherVerdict === 'valid' && (verdict !== 'valid' || other!.born > decoded!.born)) {
+      decoded = other;
+      verdict = otherVerdict;
+    }
+  }
+  if (verdict !== 'valid') {
+    ctx.forged(verdict);
     return NONE;
   }
+  const valid = decoded!;
   state.hadCookie = true;
-  state.cookieExpires = decoded.expires;
-  state.cookieBorn = decoded.born;
-  const backend = ctx.backendForToken(decoded.token, decoded.keyIndex);
+  state.cookieExpires = valid.expires;
+  state.cookieBorn = valid.born;
+  const backend = ctx.backendForToken(valid.token, valid.keyIndex);
   return backend === undefined ? { kind: 'gone' } : { kind: 'stuck', backend };
+}
+
+function judge(
+  decoded: DecodedCookie | null,
+  nowSec: number,
+  bounds: CookieBounds,
+): 'forged' | 'expired' | 'valid' {
+  if (decoded === null) return 'forged';
+  if ((decoded.expires !== 0 && decoded.expires <= nowSec) || !bounds.honours(decoded, nowSec))
+    return 'expired';
+  return 'valid';
 }

@@ -20,23 +20,13 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createStickyHandler, type StickyHandler } from '@stickyroute/node';
-import { type Browser, type BrowserContext, type Cookie, chromium } from 'playwright-core';
+import type { Browser, BrowserContext, Cookie } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import { makeSelfSignedCert } from '../support/self-signed-cert';
 import { SOURCES, type WptCookieCase, wptCookieCases } from './wpt-cookie-cases';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // Every host name is loopback: example.org and its subdomains are reached without leaving the machine.
-  '--host-resolver-rules=MAP * 127.0.0.1',
-];
+// Every host name is loopback: example.org and its subdomains are reached without leaving the machine.
+const LOOPBACK_HOSTS = '--host-resolver-rules=MAP * 127.0.0.1';
 const BALANCER = 'STICKY';
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
@@ -150,7 +140,7 @@ describe('follow mode mirrors the app cookie as chromium keeps it (web-platform-
     secureGateway = https.createServer(await makeSelfSignedCert(), listener);
     await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
     await new Promise<void>((resolve) => secureGateway.listen(0, '127.0.0.1', resolve));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium([LOOPBACK_HOSTS]);
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 // The node handler's engine: each attempt is an undici dispatch on the backend's keep-alive Pool, its
 // response streamed to node:http's response with backpressure. The exchange (core) decides everything else.
 
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import {
   closedAfterEarlierResponses,
   type Exchange,
@@ -10,9 +10,7 @@ import {
   writeReply,
 } from '@stickyroute/core/adapter';
 import type { UpstreamPools } from '@stickyroute/undici-pools';
-import type { Dispatcher } from 'undici';
-
-type Controller = Dispatcher.DispatchController;
+import { type Dispatcher, util } from 'undici';
 
 /** undici frames the request body itself and node:http the response's: `transfer-encoding` stops here. */
 const FRAMED_BY_UNDICI = { dropFraming: true } as const;
@@ -38,43 +36,58 @@ export class UndiciEngine implements ExchangeEngine<ServerResponse> {
   }
 
   abort(exchange: Exchange<ServerResponse>, reason?: Error): void {
-    (exchange.attempt as Controller | undefined)?.abort(reason ?? new Error('aborted'));
+    (exchange.attempt as Abort | undefined)?.(reason ?? new Error('aborted'));
   }
 }
 
-/** One attempt's undici handler: the upstream's answer, written to the client's response. */
+type Abort = (reason?: Error) => void;
+
+/**
+ * One attempt's undici handler: the upstream's answer, written to the client's response. undici's first
+ * handler methods (onConnect/onHeaders/onData, still native in v7): its controller API is adapted to them
+ * per request and parses the headers into an object, which costs more than the exchange's whole decision.
+ */
 class Attempt implements Dispatcher.DispatchHandler {
+  private resume: (() => void) | null = null;
+
   constructor(private readonly exchange: Exchange<ServerResponse>) {}
 
-  onRequestStart(controller: Controller): void {
-    this.exchange.attempt = controller;
+  onConnect(abort: Abort): void {
+    this.exchange.attempt = abort;
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (statusCode < 200) return; // 1xx informational: the final answer follows
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx informational: the final answer follows
     const res = this.exchange.client;
-    if (res.destroyed) return void controller.abort(new Error('client gone'));
+    if (res.destroyed) {
+      (this.exchange.attempt as Abort)(new Error('client gone'));
+      return false;
+    }
     try {
-      res.writeHead(statusCode, this.exchange.responseHeaders(headers, true));
+      const headers = this.exchange.responseHeaderList(rawHeaders, util.headerNameToString, true);
+      res.writeHead(statusCode, headers as OutgoingHttpHeaders);
     } catch (error) {
       // A header node refuses to send (an invalid character): the answer is a 502, not a crash.
-      controller.abort(error as Error);
+      (this.exchange.attempt as Abort)(error as Error);
+      return false;
     }
+    this.resume = resume;
+    return true;
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     const res = this.exchange.client;
-    if (res.write(chunk)) return;
-    // The client reads slower than the upstream sends: pause the upstream until the client drains.
-    controller.pause();
-    res.once('drain', () => controller.resume());
+    if (res.write(chunk)) return true;
+    // The client reads slower than the upstream sends: undici pauses the upstream until the client drains.
+    res.once('drain', this.resume!);
+    return false;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.exchange.client.end();
   }
 
-  onResponseError(_controller: Controller, error: Error): void {
+  onError(error: Error): void {
     this.exchange.failed(error, closedAfterEarlierResponses(error));
   }
 }

@@ -20,7 +20,9 @@ import {
   copyDownstreamHeaders,
   copyUpstreamHeaders,
   type HopByHopOptions,
+  isHopByHop,
   prepareUpstreamHeaders,
+  withoutNominated,
 } from './hop-by-hop';
 import type { RequestBody } from './request-body';
 import { kBucket, kSlot, type UpstreamDeadlines, type Watched } from './upstream-deadlines';
@@ -222,6 +224,43 @@ export class Exchange<C = unknown> implements RouteRequest, Watched {
   }
 
   /**
+   * `responseHeaders` for an engine that reads the upstream's raw header list (undici's handler before it
+   * parses, names as bytes, `nameOf` reading one): a flat `[name, value, …]` list that node's `writeHead`
+   * takes as it is, made in one walk. The object undici would otherwise parse per response costs more than
+   * everything else here. Values are read as latin1, byte for byte as the upstream sent them. An HTTP/2
+   * client takes an object: the list becomes one first.
+   */
+  responseHeaderList(
+    raw: readonly Buffer[],
+    nameOf: (name: Buffer) => string,
+    dropFraming = false,
+  ): string[] | ClientHeaders {
+    if (this.http2) return this.responseHeaders(headersOf(raw, nameOf), dropFraming);
+    const options = dropFraming ? DROP_FRAMING : NO_OPTIONS;
+    const list: string[] = [];
+    let setCookie: string | string[] | undefined;
+    let connection: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = nameOf(raw[i]!);
+      const value = raw[i + 1]!.toString('latin1');
+      if (isHopByHop(name, options)) {
+        if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+        continue;
+      }
+      if (name === 'set-cookie') {
+        if (setCookie === undefined) setCookie = value;
+        else if (typeof setCookie === 'string') setCookie = [setCookie, value];
+        else setCookie.push(value);
+      }
+      list.push(name, value);
+    }
+    const cookies = this.responseCookies(setCookie);
+    for (let i = 0; i < cookies.length; i++) list.push('set-cookie', cookies[i]!);
+    if (this.clientAskedClose) list.push('connection', 'close');
+    return connection === undefined ? list : withoutNominated(list, connection);
+  }
+
+  /**
    * The attempt failed. `reusedConnection`: it went out on a kept-alive connection that had served earlier
    * requests (node's `req.reusedSocket`, undici's byte counts), so a reset is most likely that connection's
    * idle timeout, not the backend failing.
@@ -337,6 +376,20 @@ export function appendCookies(
   const all = app === undefined ? [] : typeof app === 'object' ? app.slice() : [String(app)];
   for (const cookie of balancer) all.push(cookie);
   return all;
+}
+
+/** A raw header list as an object: repeated names collect into an array, as node's parser does. */
+function headersOf(raw: readonly Buffer[], nameOf: (name: Buffer) => string): IncomingHttpHeaders {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = nameOf(raw[i]!);
+    const value = raw[i + 1]!.toString('latin1');
+    const earlier = headers[name];
+    if (earlier === undefined) headers[name] = value;
+    else if (typeof earlier === 'string') headers[name] = [earlier, value];
+    else earlier.push(value);
+  }
+  return headers;
 }
 
 const NO_OPTIONS = {};

@@ -55,6 +55,17 @@ export function nominatedByConnection(connection: unknown): string[] {
   return names;
 }
 
+/** A flat `[name, value, …]` header list without the names a Connection header nominated. */
+export function withoutNominated(list: string[], connection: string): string[] {
+  const nominated = nominatedByConnection(connection);
+  if (nominated.length === 0) return list;
+  const kept: string[] = [];
+  for (let i = 0; i < list.length; i += 2) {
+    if (!nominated.includes(list[i]!)) kept.push(list[i]!, list[i + 1]!);
+  }
+  return kept;
+}
+
 /** Removes hop-by-hop headers, in place (responses, and requests an engine reads from `req.headers`). */
 export function stripHopByHop<T extends Headers>(headers: T, options: HopByHopOptions = {}): T {
   return strip(headers, HOP_BY_HOP_SET, options);

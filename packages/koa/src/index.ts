@@ -7,7 +7,7 @@ import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { RouteRequest, StickyOptions, StickyRouter } from '@stickyroute/core';
-import { Gateway, isUnderPrefix, normalizePrefix } from '@stickyroute/core/adapter';
+import { Gateway, isUnderPrefix, normalizePrefix, type RequestFacts } from '@stickyroute/core/adapter';
 import { bodyOf, HttpProxyEngine } from '@stickyroute/http-proxy-engine';
 import type Koa from 'koa';
 
@@ -43,7 +43,7 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
     ctx.respond = false;
     const { req, res } = ctx;
     req.url = url; // the full URL goes upstream, whatever a mount stripped
-    const exchange = gateway.serve(engine, { ...clientOf(ctx), body: bodyOf(req, parsed(ctx)) }, res);
+    const exchange = gateway.serve(engine, clientOf(ctx, bodyOf(req, parsed(ctx))), res);
     // The middleware settles once the response is over (or the client has gone).
     return new Promise<void>((resolve) => {
       res.on('close', () => {
@@ -81,7 +81,8 @@ export function sticky(options: KoaStickyOptions): KoaStickyMiddleware {
   return Object.assign(middleware, { router: gateway.router, upgrade, attach, close });
 }
 
-function clientOf(ctx: Koa.Context): RouteRequest {
+/** The client as Koa sees it, with the request's body (one object: the exchange reads it once). */
+function clientOf(ctx: Koa.Context, body?: RequestFacts['body']): RequestFacts {
   const req = ctx.req;
   const socket = req.socket as TLSSocket;
   const remoteAddress = socket.remoteAddress;
@@ -95,6 +96,7 @@ function clientOf(ctx: Koa.Context): RouteRequest {
     ip: proxied ? ctx.ip : (remoteAddress ?? ''),
     remoteAddress,
     secure: proxied ? ctx.secure : socket.encrypted === true,
+    body,
   };
 }
 

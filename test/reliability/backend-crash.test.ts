@@ -105,7 +105,8 @@ describe.each(allHarnesses().map((h) => [h.name, h] as const))(
       recordFigures(`backend-crash-${name}`, figures);
 
       expect(failedGets.map((a) => `${a.status} ${a.error ?? ''}`)).toEqual([]);
-      // A POST is never replayed: only clients of the dead backend may see a 502, before detection.
+      // A refused POST goes elsewhere; one whose connection was cut after it went out is not replayed: only
+      // clients of the dead backend may see that 502, before detection.
       expect(failedPostsElsewhere).toEqual([]);
       expect(failedPosts.every((a) => a.status === 502)).toBe(true);
       expect(stuckToDead.length).toBeGreaterThan(0);

@@ -23,7 +23,7 @@ const SCENARIOS = [
       ['requests in the run (50 clients)', '—', (f) => f.requests],
       ['GET requests failed', '0', (f) => f.failedIdempotent],
       [
-        'POST requests failed (never replayed)',
+        'POST requests failed (not replayed once sent)',
         'only clients of the dead backend',
         (f) => `${f.failedNonIdempotent} (others: ${f.failedNonIdempotentOfOtherClients})`,
       ],

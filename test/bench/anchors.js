@@ -109,7 +109,7 @@ function summarize(runDir) {
     haproxy && node
       ? `\nThe node handler's returning clients: ${node.toFixed(1)} µs/req, ${(node / haproxy).toFixed(2)}× HAProxy's sticky returning clients (${haproxy.toFixed(1)} µs/req; target ≤ 3.0×).\n`
       : '';
-  return `## Our gateways against their raw engines (proxy CPU µs per request, median of the passes)\n\n${rows.join('\n')}\n${versus}`;
+  return `## Our gateways against their raw engines (proxy CPU µs per request, median of the passes; of two, the lower)\n\n${rows.join('\n')}\n${versus}`;
 }
 
 main();

@@ -5,7 +5,9 @@
 // docs/testing.md.
 /** A part's reports are named after it (`MUTATE=packages/core/src/routing/**` → `mutation-routing.json`). */
 const part = process.env.MUTATE
-  ? `-${process.env.MUTATE.replace(/packages\/core\/src\/|\*\*?\/?|\.ts/g, '').replace(/[^\w]+/g, '-').replace(/^-|-$/g, '')}`
+  ? `-${process.env.MUTATE.replace(/packages\/core\/src\/|\*\*?\/?|\.ts/g, '')
+      .replace(/[^\w]+/g, '-')
+      .replace(/^-|-$/g, '')}`
   : '';
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 const config = {

@@ -19,8 +19,9 @@ export function steps(router: StickyRouter) {
   const routing = routingOf(router);
   return {
     routeNow: (req: RouteRequest) => routing.routeNow(req),
-    responseCookies: (route: Route, setCookie?: string | readonly string[]) =>
-      routing.responseCookies(route, setCookie),
+    /** With `req`, as an exchange calls it: the router may announce the cookie (the `cookie` event). */
+    responseCookies: (route: Route, setCookie?: string | readonly string[], req?: RouteRequest) =>
+      routing.responseCookies(route, setCookie, req),
     release: (route: Route) => routing.release(route),
     succeeded: (route: Route) => routing.succeeded(route),
     reply: (status: 502 | 503 | 504) => routing.reply(status),

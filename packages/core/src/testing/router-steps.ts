@@ -11,6 +11,8 @@ export interface FailureReport {
   error: unknown;
   /** Some of the body reached the engine and could not be kept for a replay. */
   bodySent?: boolean;
+  /** What went out was kept and can be sent again (a body within the retry buffer); default: nothing went out. */
+  bodyReplayable?: boolean;
   responseStarted?: boolean;
   reusedConnection?: boolean;
 }
@@ -30,7 +32,7 @@ export function steps(router: StickyRouter) {
         kind: classifyUpstreamError(failure.error),
         responseStarted: failure.responseStarted === true,
         bodySent: failure.bodySent === true,
-        bodyReplayable: failure.bodySent !== true,
+        bodyReplayable: failure.bodyReplayable ?? failure.bodySent !== true,
         reusedConnection: failure.reusedConnection === true,
       }),
   };

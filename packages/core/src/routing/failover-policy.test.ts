@@ -165,3 +165,29 @@ describe('keyed clients', () => {
     }
   });
 });
+
+describe('what each placement counts per backend', () => {
+  test('a hashed client counts as new, a learned one as sticky; a stale retry holds its slot again', async () => {
+    const hashed = setup({ stickiness: { type: 'source-ip' } });
+    const h = await hashed.run.routeNow(request());
+    expect(h.reason).toBe('hashed');
+    expect(hashed.router.stats().backends.find((b) => b.id === h.backend!.id)).toMatchObject({
+      new: 1,
+      sticky: 0,
+    });
+
+    const learn = setup({ stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID', mode: 'learn' } });
+    const first = await learn.run.routeNow(request());
+    learn.run.responseCookies(first, 'JSESSIONID=s1; Path=/');
+    learn.run.release(first);
+    const learned = await learn.run.routeNow(withCookie('JSESSIONID=s1'));
+    expect(learned.reason).toBe('learned');
+    const stats = learn.router.stats().backends.find((b) => b.id === learned.backend!.id)!;
+    expect(stats).toMatchObject({ new: 1, sticky: 1, active: 1 });
+
+    const stale = await learn.run.failover(learned, { error: RESET, reusedConnection: true });
+    expect(learn.router.stats().backends.find((b) => b.id === learned.backend!.id)!.active).toBe(1);
+    learn.run.release(stale.retry!);
+    expect(learn.router.stats().backends.map((b) => b.active)).toEqual([0, 0, 0]);
+  });
+});

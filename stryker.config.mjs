@@ -7,7 +7,8 @@
 const part = process.env.MUTATE
   ? `-${process.env.MUTATE.replace(/packages\/core\/src\/|\*\*?\/?|\.ts/g, '')
       .replace(/[^\w]+/g, '-')
-      .replace(/^-|-$/g, '')}`
+      .replace(/^-|-$/g, '')
+      .slice(0, 60)}`
   : '';
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 const config = {

@@ -255,6 +255,10 @@ describe('follow mode mirrors the app cookie as chromium keeps it (web-platform-
   test('the edge cases the core was calibrated on mirror too (the project’s own, not the corpus)', async () => {
     // A date 30 days ahead, in the spellings chromium reads differently from the RFC or from Date.parse.
     const at = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 86_400_000);
+    // Seconds of two digits, so the spelling with a digit appended ("…:373") is the same case on every run.
+    // With one digit ("…:013") Chromium reads 13 s where RFC 6265bis (1*2DIGIT), and the core, read no date:
+    // a known divergence (docs/security.md), left out of this calibration set.
+    at.setUTCSeconds(37);
     const [, dd, mon, yyyy, hms] = /^\w+, (\d+) (\w+) (\d+) ([\d:]+) GMT$/.exec(at.toUTCString())!;
     const [h, m, sec] = hms!.split(':');
     const own = (host: string, https: boolean, lines: string[]): Run[] =>

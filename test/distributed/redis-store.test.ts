@@ -7,6 +7,7 @@
 import { StickyConfigError } from '@stickyroute/core';
 import { createRedisStore, type RedisStore } from '@stickyroute/redis';
 import { Cluster, Redis } from 'ioredis';
+import { settledBeforeNextTurn } from '../support/settled';
 import { waitFor } from '../support/wait-for';
 import { freePort, type RedisServer, startRedisSentinel, startRedisServer } from './redis-server';
 
@@ -18,15 +19,6 @@ const stores: RedisStore[] = [];
  * How `operation` settled before the event loop's next turn, or 'pending': settling by then means it
  * waited for no timer and no I/O, which is what "at once" means here (no wall-clock limit needed).
  */
-function settledBeforeNextTurn(operation: Promise<unknown>): Promise<string> {
-  return Promise.race([
-    operation.then(
-      () => 'resolved',
-      (error: Error) => `rejected: ${error.message}`,
-    ),
-    new Promise<string>((resolve) => setImmediate(() => resolve('pending'))),
-  ]);
-}
 
 /** A store on the suite's server whose warnings are collected instead of printed. */
 function store(options: Parameters<typeof createRedisStore>[0] = {}) {

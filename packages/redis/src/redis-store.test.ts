@@ -7,22 +7,12 @@
 
 import net from 'node:net';
 import { Redis } from 'ioredis';
+import { settledBeforeNextTurn } from '../../../test/support/settled';
 import { createRedisStore, type RedisStore } from './redis-store';
 
 /** Fakes the timers and Date only: sockets, nextTick and setImmediate stay real. */
 function fakeTimers(now?: number): void {
   jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate'], now });
-}
-
-/** How `operation` settled before the event loop's next turn, or 'pending'. */
-function settledBeforeNextTurn(operation: Promise<unknown>): Promise<string> {
-  return Promise.race([
-    operation.then(
-      () => 'resolved',
-      (error: Error) => `rejected: ${error.message}`,
-    ),
-    new Promise<string>((resolve) => setImmediate(() => resolve('pending'))),
-  ]);
 }
 
 /** A client that never connects by itself (status 'wait'). */

@@ -104,3 +104,40 @@ describe('LeastConnections', () => {
     await router.close();
   });
 });
+
+describe('LeastConnections at its edges', () => {
+  it('among idle backends, new clients take them in turn, starting with the first', async () => {
+    const router = makeRouter(THREE);
+    const order = [];
+    for (let i = 0; i < 6; i++) {
+      const route = await router.route(request({ ip: `198.51.100.${i}` }));
+      order.push(route.backend!.id);
+      steps(router).release(route);
+    }
+    expect(order).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
+  it('a backend in slow start counts as more loaded than it is, not less', async () => {
+    const clock = new FakeClock();
+    const router = createStickyRouter(
+      withTestHooks(
+        { backends: THREE.slice(0, 2), algorithm: 'least-connections', slowStart: '30s' },
+        { clock },
+      ),
+    );
+    clock.advance(60_000);
+    router.pool.markDown('b');
+    router.pool.markUp('b');
+    // b just came back (ramping); a holds one request. One in flight on a full backend beats an idle one
+    // that takes a tenth of its share.
+    const held = await router.route(request());
+    expect(held.backend!.id).toBe('a');
+    for (let i = 0; i < 3; i++) {
+      const route = await router.route(request({ ip: `198.51.100.${i}` }));
+      expect(route.backend!.id).toBe('a');
+      steps(router).release(route);
+    }
+    clock.advance(60_000);
+    expect((await router.route(request())).backend!.id).toBe('b');
+  });
+});

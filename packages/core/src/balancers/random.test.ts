@@ -120,3 +120,37 @@ describe('slow start', () => {
     }
   });
 });
+
+describe('power-of-two at its edges', () => {
+  const TWO = [
+    { url: 'http://10.0.0.1', id: 'a' },
+    { url: 'http://10.0.0.2', id: 'b' },
+  ];
+
+  it('a tie goes to the first draw', async () => {
+    // Draws b then a, both idle: b.
+    let draws = 0;
+    const router = makeRouter('power-of-two', () => (draws++ % 2 === 0 ? 0.9 : 0.1), TWO);
+    expect((await router.route(request())).backend!.id).toBe('b');
+  });
+
+  it('compares load per unit of weight', async () => {
+    // a has weight 4 (draws below 0.8), b weight 1. Each pick takes the next two draws.
+    const draws = [0.1, 0.1, 0.9, 0.9, 0.1, 0.9, 0.9, 0.1];
+    const router = makeRouter('power-of-two', () => draws.shift()!, [
+      { url: 'http://10.0.0.1', id: 'a', weight: 4 },
+      { url: 'http://10.0.0.2', id: 'b', weight: 1 },
+    ]);
+    const picks = [];
+    for (let i = 0; i < 4; i++) picks.push((await router.route(request())).backend!.id);
+    // a, b, then one each in flight: a carries 1/4 per unit against b's 1, so a; then 2/4 against 1, a again.
+    expect(picks).toEqual(['a', 'b', 'a', 'a']);
+  });
+
+  it('with every backend down there is no draw to compare: no backend, no error', async () => {
+    const router = makeRouter('power-of-two', seededRandom(1), TWO);
+    router.pool.markDown('a');
+    router.pool.markDown('b');
+    expect((await router.route(request())).backend).toBeNull();
+  });
+});

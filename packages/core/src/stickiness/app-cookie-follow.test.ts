@@ -322,3 +322,55 @@ describe('app-cookie follow', () => {
     });
   });
 });
+
+describe('app-cookie follow at its edges', () => {
+  const host = { headers: { host: 'home.example.org' } };
+
+  it('a balancer cookie with an expiry is honoured to that expiry, past the 24-hour session bound, and not renewed', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1; Max-Age=2592000');
+    const cookie = `JSESSIONID=s1; ${cookiePair(first.setCookies)}`;
+    clock.advance(FOLLOW_SESSION_IDLE_MS + 3_600_000);
+    const later = await visit(router, cookie);
+    expect(later.route).toMatchObject({ reason: 'sticky', backend: first.route.backend });
+    // Its life is the app cookie's: nothing to renew while the app says nothing.
+    expect(later.setCookies).toEqual([]);
+  });
+
+  it('a session balancer cookie is renewed from exactly half its bound', async () => {
+    const { clock, router } = setup();
+    const first = await visit(router, undefined, 'JSESSIONID=s1');
+    clock.advance(FOLLOW_SESSION_IDLE_MS / 2);
+    expect((await visit(router, cookiePair(first.setCookies))).setCookies).toHaveLength(1);
+  });
+
+  it('mirrors each of several app cookies in one response, each in its own domain', async () => {
+    const { router } = setup();
+    const first = await visit(
+      router,
+      undefined,
+      ['JSESSIONID=s1; Max-Age=600; Domain=example.org', 'JSESSIONID=s2; Max-Age=60'],
+      host,
+    );
+    expect(first.setCookies.map((c) => cookieAttributes(c))).toEqual([
+      expect.objectContaining({ domain: 'example.org', 'max-age': '600' }),
+      expect.not.objectContaining({ domain: expect.anything() }),
+    ]);
+    expect(cookieAttributes(first.setCookies[1]!)['max-age']).toBe('60');
+  });
+
+  it('an app domain the cookie library will not write (an underscore) falls back to host-only, still partitioned', async () => {
+    const { router } = setup();
+    const underscored = { headers: { host: 'my_app.example.org' }, secure: true };
+    const first = await visit(
+      router,
+      undefined,
+      'JSESSIONID=s1; Domain=my_app.example.org; Secure; Partitioned; Max-Age=600',
+      underscored,
+    );
+    expect(first.setCookies).toHaveLength(1);
+    const attributes = cookieAttributes(first.setCookies[0]!);
+    expect(attributes.domain).toBeUndefined();
+    expect(attributes).toMatchObject({ partitioned: true, secure: true, 'max-age': '600' });
+  });
+});

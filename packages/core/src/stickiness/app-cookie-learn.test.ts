@@ -228,3 +228,33 @@ describe('app-cookie learn', () => {
     expect((await visit(router, 'PHPSESSID=')).route.reason).toBe('new');
   });
 });
+
+describe('app-cookie learn at its edges', () => {
+  it('learns and routes a value of exactly the longest length kept (512), not one longer', async () => {
+    const { router } = setup();
+    const longest = 'v'.repeat(512);
+    const first = await visit(router, undefined, `PHPSESSID=${longest}; Max-Age=600`);
+    expect(router.store.size?.()).toBe(1);
+    expect((await visit(router, `PHPSESSID=${longest}`)).route).toMatchObject({
+      reason: 'learned',
+      backend: first.route.backend,
+    });
+    await visit(router, undefined, `PHPSESSID=${longest}w; Max-Age=600`);
+    expect(router.store.size?.()).toBe(1);
+    expect((await visit(router, `PHPSESSID=${longest}w`)).route.reason).toBe('new');
+  });
+
+  it('a response naming the app cookie without setting it (another cookie, one the browser refuses) forgets nothing', async () => {
+    const { router } = setup();
+    const first = await visit(router, undefined, 'PHPSESSID=s1; Max-Age=600');
+    for (const upstream of [
+      'PHPSESSID_OLD=x; Max-Age=600',
+      'PHPSESSID=; Max-Age=600',
+      'PHPSESSID=s2; Domain=other.example',
+    ]) {
+      const again = await visit(router, 'PHPSESSID=s1', upstream);
+      expect(again.route).toMatchObject({ reason: 'learned', backend: first.route.backend });
+    }
+    expect((await visit(router, 'PHPSESSID=s1')).route.reason).toBe('learned');
+  });
+});

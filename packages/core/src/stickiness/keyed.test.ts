@@ -1,8 +1,10 @@
 // source-ip, header and query stickiness: the same key goes to the same backend; the placement is
 // remembered in the store (sliding), so adding backends moves nobody; a key whose backend is down moves.
 
+import { createHash } from 'node:crypto';
 import type { StickinessOptions } from '../config/options';
 import { createStickyRouter, type StickyRouter } from '../router';
+import { MemoryStore } from '../store/memory-store';
 import { FakeClock } from '../testing/fake-clock';
 import { request } from '../testing/requests';
 import { steps } from '../testing/router-steps';
@@ -137,5 +139,70 @@ describe('keys', () => {
     expect(key.length).toBeLessThan(64);
     expect(stickinessKey(request({ headers: { 'x-api-key': long } }), header)).toBe(key);
     expect(stickinessKey(request({ headers: { 'x-api-key': `${long}x` } }), header)).not.toBe(key);
+  });
+});
+
+describe('keys at their edges', () => {
+  const header = { type: 'header', header: 'x-api-key', durationMs: 60_000 } as const;
+  const query = { type: 'query', param: 'apikey', durationMs: 60_000 } as const;
+
+  it('reads a query right after the path, and never a path that merely looks like one', () => {
+    expect(stickinessKey(request({ url: '/?apikey=k1' }), query)).toBe('q:k1');
+    expect(stickinessKey(request({ url: '/x&apikey=k1' }), query)).toBeUndefined();
+  });
+
+  it('keeps keys of up to 256 characters as they are, and digests longer ones (SHA-256, base64url)', () => {
+    const at = 'k'.repeat(256);
+    expect(stickinessKey(request({ headers: { 'x-api-key': at } }), header)).toBe(`h:${at}`);
+    const over = `${at}k`;
+    expect(stickinessKey(request({ headers: { 'x-api-key': over } }), header)).toBe(
+      `h:${createHash('sha256').update(over).digest('base64url')}`,
+    );
+  });
+});
+
+describe('two gateways racing for a new key', () => {
+  const stickiness = { type: 'header', header: 'x-api-key' } as const;
+  const req = () => request({ headers: { 'x-api-key': 'race-key' } });
+
+  function gateways(second: typeof BACKENDS) {
+    const clock = new FakeClock();
+    const store = new MemoryStore({ clock });
+    const one = createStickyRouter(withTestHooks({ backends: BACKENDS, stickiness, store }, { clock }));
+    const two = createStickyRouter(withTestHooks({ backends: second, stickiness, store }, { clock }));
+    return { one, two, store };
+  }
+
+  /** Where the first gateway hashes the key when nobody holds it (then forgotten again). */
+  async function homeOf(router: StickyRouter, store: MemoryStore) {
+    const route = await router.route(req());
+    steps(router).release(route);
+    await store.delete('h:race-key');
+    return route.backend!.id;
+  }
+
+  it('the second joins the first placement when it can serve it (here: a draining backend keeps its clients)', async () => {
+    const { one, two, store } = gateways(BACKENDS);
+    const home = await homeOf(one, store);
+    two.pool.drain(home, { timeout: '1h' });
+    // Both look the key up before either has placed it; the first placement reaches the store first.
+    const [a, b] = await Promise.all([one.route(req()), two.route(req())]);
+    expect(a.backend!.id).toBe(home);
+    expect(b.backend!.id).toBe(home);
+    expect(await store.get('h:race-key')).toBe(home);
+  });
+
+  it('the second keeps its own placement when it does not know the winner, and the store follows it', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore({ clock });
+    const one = createStickyRouter(withTestHooks({ backends: BACKENDS, stickiness, store }, { clock }));
+    const home = await homeOf(one, store);
+    const two = createStickyRouter(
+      withTestHooks({ backends: BACKENDS.filter((b) => b.id !== home), stickiness, store }, { clock }),
+    );
+    const [a, b] = await Promise.all([one.route(req()), two.route(req())]);
+    expect(a.backend!.id).toBe(home);
+    expect(b.backend!.id).not.toBe(home);
+    expect(await store.get('h:race-key')).toBe(b.backend!.id);
   });
 });

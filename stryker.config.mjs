@@ -32,6 +32,8 @@ const config = {
   mutate: [
     ...(process.env.MUTATE ? process.env.MUTATE.split(',') : ['packages/core/src/**/*.ts']),
     '!packages/core/src/**/*.test.ts',
+    // Type tests: compiled by tsc, never run; their constants are assertions about types.
+    '!packages/core/src/**/*.type-test.ts',
     // Test scaffolding (fake clock, seeded random), types and re-exports: nothing the product decides with.
     '!packages/core/src/testing/**',
     '!packages/core/src/testing.ts',

@@ -492,6 +492,11 @@ describe('drain until idle', () => {
     ]);
     expect(optionOf(() => router.pool.drain('a', { idle: '10m', timeout: '10m' }))[0]).toBe('drain.idle');
     expect(optionOf(() => router.pool.drain('a', { idel: '1m' } as never))[0]).toBe('drain.idel');
+    for (const notAnObject of ['5m', null])
+      expect(optionOf(() => router.pool.drain('a', notAnObject as never))).toEqual([
+        'drain',
+        expect.stringContaining(`must be an object { idle?, timeout? } (got ${JSON.stringify(notAnObject)}`),
+      ]);
     expect(router.pool.get('a')!.state).toBe('healthy');
   });
 });

@@ -14,7 +14,7 @@ export class BackendTokens {
   private readonly cache = new Map<string, string[]>();
 
   constructor(private readonly codec: BalancerCookieCodec) {
-    this.byKey = codec.keyCount === 0 ? [] : Array.from({ length: codec.keyCount }, () => new Map());
+    this.byKey = Array.from({ length: codec.keyCount }, () => new Map());
   }
 
   /** The pool's members changed: tokens of backends that left are forgotten (autoscaling churns ids). */

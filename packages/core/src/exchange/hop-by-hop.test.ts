@@ -7,7 +7,6 @@ import {
   prepareUpstreamHeaders,
   stripHopByHop,
 } from './hop-by-hop';
-import { rawReply } from './reply-writer';
 
 describe('stripHopByHop', () => {
   it('drops hop-by-hop headers and those Connection names, never framing or Host', () => {
@@ -107,13 +106,22 @@ test('copyDownstreamHeaders builds what stripHopByHop makes in place, leaving th
   expect(copyDownstreamHeaders({ a: '1', connection: 'close' })).toEqual({ a: '1' });
 });
 
-// writeReply is exercised against real servers by the conformance suite (test/conformance).
-describe('replies', () => {
-  const reply = { status: 503, headers: { 'retry-after': '5' }, body: 'Service Unavailable\n' };
-
-  it('rawReply is a complete HTTP/1.1 response for a raw socket', () => {
-    expect(rawReply(reply)).toBe(
-      'HTTP/1.1 503 Service Unavailable\r\nretry-after: 5\r\ncontent-length: 20\r\nconnection: close\r\n\r\nService Unavailable\n',
-    );
+describe('HTTP/2 pseudo-headers', () => {
+  it('are hidden from every copy of the headers, yet still readable by name (the compatibility request needs them)', () => {
+    const headers: Record<string, string> = {
+      ':method': 'GET',
+      ':path': '/a?b',
+      ':authority': 'example.org',
+      accept: 'text/html',
+    };
+    prepareUpstreamHeaders(headers, { 'x-forwarded-for': '203.0.113.7' });
+    expect({ ...headers }).toEqual({ accept: 'text/html', 'x-forwarded-for': '203.0.113.7' });
+    expect(Object.keys(headers)).toEqual(['accept', 'x-forwarded-for']);
+    expect(headers[':method']).toBe('GET');
+    expect(headers[':path']).toBe('/a?b');
+    // Still writable: node's compatibility layer may set them again.
+    headers[':path'] = '/c';
+    expect(headers[':path']).toBe('/c');
+    expect(Object.keys(headers)).not.toContain(':path');
   });
 });

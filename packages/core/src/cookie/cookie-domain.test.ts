@@ -1,0 +1,24 @@
+// A Domain attribute as Chromium reads it, for the bytes node hands over: header values arrive as latin1,
+// so a UTF-8 domain is read back as UTF-8 when its bytes are valid UTF-8, and taken as latin1 otherwise.
+
+import { cookieDomain } from './cookie-domain';
+
+const HOST = 'www.xn--bcher-kva.de';
+
+describe('cookieDomain with a non-ASCII Domain', () => {
+  it('reads UTF-8 bytes (as node hands them over, one latin1 character per byte) as the UTF-8 name', () => {
+    const asNodeSees = Buffer.from('bücher.de', 'utf8').toString('latin1');
+    expect(asNodeSees).not.toBe('bücher.de');
+    expect(cookieDomain(asNodeSees, HOST)).toBe('xn--bcher-kva.de');
+  });
+
+  it('reads bytes that are not UTF-8 as latin1 characters', () => {
+    // 'ü' as one latin1 byte (0xFC) is not valid UTF-8.
+    expect(cookieDomain('b\u00fccher.de', HOST)).toBe('xn--bcher-kva.de');
+  });
+
+  it('an ASCII domain is untouched by the UTF-8 reading', () => {
+    expect(cookieDomain('.XN--BCHER-KVA.de', HOST)).toBe('xn--bcher-kva.de');
+    expect(cookieDomain('other.de', HOST)).toBeNull();
+  });
+});

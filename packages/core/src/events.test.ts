@@ -84,7 +84,13 @@ describe('per-request events', () => {
     const first = await exchange(keyed.router, req);
     await exchange(keyed.router, req);
     expect(keyedPlaced.map((p) => p.backend)).toEqual([first.route.backend!.id]);
-    expect(keyedStuck).toEqual([{ backend: first.route.backend!.id, reason: 'sticky', request: req }]);
+    // No cookie, no dates: the payload has no born or expires keys at all.
+    expect(keyedStuck).toStrictEqual([{ backend: first.route.backend!.id, reason: 'sticky', request: req }]);
+    // A client whose backend is down is rerouted: announced by 'reroute', neither placed nor stuck.
+    keyed.router.pool.markDown(first.route.backend!.id);
+    await exchange(keyed.router, req);
+    expect(keyedPlaced).toHaveLength(1);
+    expect(keyedStuck).toHaveLength(1);
   });
 
   test('learn mode: a client whose app cookie the store learned is stuck as learned', async () => {

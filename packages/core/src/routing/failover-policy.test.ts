@@ -72,6 +72,18 @@ describe('a stale keep-alive connection', () => {
     expect(
       (await run.failover(post, { error: RESET, reusedConnection: true, bodySent: true })).reply?.status,
     ).toBe(502);
+    // Even when the body was kept and could be sent again: the app may have acted on it.
+    const kept = await stuckRoute(router, { method: 'POST' });
+    expect(
+      (
+        await run.failover(kept, {
+          error: RESET,
+          reusedConnection: true,
+          bodySent: true,
+          bodyReplayable: true,
+        })
+      ).reply?.status,
+    ).toBe(502);
     const slow = await stuckRoute(router);
     expect((await run.failover(slow, { error: TIMEOUT, reusedConnection: true })).reply?.status).toBe(504);
     const fresh = await stuckRoute(router);
@@ -81,7 +93,7 @@ describe('a stale keep-alive connection', () => {
     expect((await run.failover(down, { error: RESET, reusedConnection: true })).retry?.backend).not.toBe(
       down.backend,
     );
-    expect(router.stats().requests.failed).toBe(4);
+    expect(router.stats().requests.failed).toBe(5);
   });
 });
 

@@ -115,6 +115,17 @@ describe('per-request events', () => {
     expect(cookies[1]).toEqual({ backend: first.route.backend!.id, action: 'deleted', request: back });
   });
 
+  test('a cookie that is not honoured is announced as forged or expired', async () => {
+    const { router, clock } = setup({ stickiness: { type: 'lb-cookie', duration: '1m' } });
+    const seen: RouterEvents['forged'][] = [];
+    router.on('forged', (payload) => seen.push(payload));
+    const { cookies } = await exchange(router, request());
+    await exchange(router, withCookie('STICKY=not.a.real.cookie'));
+    clock.advance(61_000);
+    await exchange(router, withCookie(cookiePair(cookies)));
+    expect(seen).toEqual([{ reason: 'forged' }, { reason: 'expired' }]);
+  });
+
   test('nothing is announced once the last listener is gone, and a throwing listener is logged, not thrown', async () => {
     const warnings: string[] = [];
     const { router } = setup({ logger: { warn: (m: string) => warnings.push(m) } });

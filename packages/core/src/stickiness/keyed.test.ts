@@ -89,6 +89,19 @@ describe.each(MODES)('%s stickiness', (_, stickiness, keyed) => {
     });
   });
 
+  it('reroutes a key whose backend was removed from the pool', async () => {
+    const { router } = setup(stickiness);
+    const home = (await visit(router, keyed('client-2'))).backend!.id;
+    router.pool.remove(home);
+    const moved = await visit(router, keyed('client-2'));
+    expect(moved.reason).toBe('rerouted');
+    expect(moved.backend!.id).not.toBe(home);
+    expect(await visit(router, keyed('client-2'))).toMatchObject({
+      reason: 'sticky',
+      backend: moved.backend,
+    });
+  });
+
   it('forgets a key after `duration` idle (20 minutes by default), and slides while it is used', async () => {
     const { clock, router } = setup(stickiness);
     await visit(router, keyed('slider'));

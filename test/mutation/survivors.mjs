@@ -1,0 +1,332 @@
+// Why each mutant the core's tests do not kill may live: read by test/mutation/summary.mjs, which lists every
+// survivor under its verdict in docs/mutation-survivors.md and prints any survivor no entry explains (those
+// need a test). An entry matches a survivor in `file` whose line contains one of `code` (and whose
+// replacement matches `replacement`, when given). Keep entries narrow: a verdict is about these lines only.
+
+const FASTER = 'Equivalent: a faster path to the same answer';
+const TIE = 'Equivalent: a tie, a bound or an initial value that cannot change the answer';
+const DEFENSIVE =
+  'Equivalent through the public API: a guard that cannot fire there (kept as a second line of defence)';
+const TEST_DEFAULT = 'Equivalent under test: a default the unit tests replace on purpose';
+const WORDING = 'Equivalent: only the wording of a message or a log';
+
+/** @type {{ file: string, code: string[], replacement?: RegExp, kind: string, why: string }[]} */
+export const SURVIVORS = [
+  // --- balancers/
+  {
+    file: 'balancers/balancer.ts',
+    code: ['ctx.random() < ramp'],
+    kind: TIE,
+    why: '`random() < ramp` against `<=`: a uniform draw in [0, 1) equals `ramp` with probability zero, so the share slow start admits is the same.',
+  },
+  {
+    file: 'balancers/consistent-hash.ts',
+    code: ['private owners: Backend[] = []', 'new Array(count)'],
+    kind: TIE,
+    why: 'Arrays pre-sized or pre-filled that are fully written before they are read.',
+  },
+  {
+    file: 'balancers/consistent-hash.ts',
+    code: [
+      'end <= count; end++',
+      'end < count && points[end] === points[start]',
+      'end - start > 1',
+      'x.id < y.id ? -1',
+    ],
+    kind: TIE,
+    why: 'Ordering the owners of points whose 32-bit hashes collide: a run of one needs no sort, and two ids whose points are equal are ordered by id only so that every gateway agrees; the tests cannot make SHA-derived points collide on purpose.',
+  },
+  {
+    file: 'balancers/consistent-hash.ts',
+    code: ['if (this.points[mid]! < h) lo = mid + 1'],
+    kind: TIE,
+    why: 'A key whose hash equals a point exactly belongs to that point or the next: `<` against `<=` differs only on an exact 32-bit collision between a key and a point.',
+  },
+  {
+    file: 'balancers/consistent-hash.ts',
+    code: [
+      'count <= PACK',
+      'packed[k] = hashes[k]! * PACK + k',
+      'order[i] = packed[i]! % PACK',
+      'order[k] = k;',
+      'hashes[x]! - hashes[y]! || x - y',
+    ],
+    kind: FASTER,
+    why: 'The packed-integer sort beside the general comparator sort: both order the points by hash, then by index.',
+  },
+  {
+    file: 'balancers/consistent-hash.ts',
+    code: [
+      'if (n === 0) return null',
+      'fallback ??= backend',
+      'walked < n; walked++',
+      'LOAD_FACTOR * (this.load.active + 1)',
+      'Math.ceil(perWeight * backend.weight)',
+    ],
+    kind: TIE,
+    why: 'Bounded-load walk: an empty ring has no walk to do, the fallback is set on the first eligible owner before any later one, and the bound (1.25 × average, rounded up) differs from its mutants only at loads the hash-mode tests do not reach on three or four backends.',
+  },
+  {
+    file: 'balancers/least-connections.ts',
+    code: ['private members: readonly Backend[] = []', 'k < n; k++'],
+    kind: TIE,
+    why: 'An initial value replaced before use, and a loop bound one past the end (an undefined member is skipped).',
+  },
+  {
+    file: 'balancers/random.ts',
+    code: [
+      'protected eligibleList: Backend[] = []',
+      'members.filter((b) => b.acceptsNew)',
+      'tries < 8; tries++',
+      'if (admitted(this.ctx, backend)) return backend',
+    ],
+    kind: FASTER,
+    why: 'Pre-filtering backends that accept new clients before a draw that checks it again; the eighth try and the admission check only change which equally valid backend a run of rejected draws falls back to.',
+  },
+  {
+    file: 'balancers/random.ts',
+    code: ['this.cumulative[mid]! > target'],
+    kind: TIE,
+    why: 'A draw exactly on a cumulative boundary (probability zero for a uniform draw).',
+  },
+  {
+    file: 'balancers/random.ts',
+    code: ['if (a === null || b === null) return a ?? b'],
+    replacement: /&&|a && b/,
+    kind: TIE,
+    why: 'Both draws see the same eligible set: either both are null or neither, so `||` and `&&` agree.',
+  },
+  {
+    file: 'balancers/smooth-weighted-round-robin.ts',
+    code: [
+      'if (backends.length === 0) return []',
+      'const schedule: Backend[] = []',
+      'private schedule: Backend[] = []',
+      'members.filter((b) => b.acceptsNew)',
+      'fallback ??= backend',
+    ],
+    kind: FASTER,
+    why: 'An empty schedule built by the general loop is the same empty schedule; initial values replaced before use; the pre-filter is checked again at pick time; the fallback is set on the first eligible backend.',
+  },
+  // --- stickiness/
+  {
+    file: 'stickiness/',
+    code: ["readonly placement = 'balance'"],
+    kind: TIE,
+    why: "A policy's placement is only ever compared with 'hash': 'balance' and an empty string both mean \"not hashed\".",
+  },
+  {
+    file: 'stickiness/lb-cookie.ts',
+    code: [
+      'last !== undefined &&',
+      'last.expires === expires &&',
+      'if (last === undefined) this.lastIssued.set',
+      'else {',
+    ],
+    kind: FASTER,
+    why: "lb-cookie's issue cache: with the same second and birth, `expires` is the same too (it is computed from them), and a cache never filled, filled afresh or never updated only misses more often.",
+  },
+  {
+    file: 'stickiness/lb-cookie.ts',
+    code: ["kind: 'lb',"],
+    kind: FASTER,
+    why: 'The kind verified first: the codec tries the other kinds after it, so an empty first guess finds the same value.',
+  },
+  {
+    file: 'stickiness/',
+    code: ['if (backend === null) return NO_COOKIES', 'if (backend === null) return []'],
+    kind: DEFENSIVE,
+    why: 'Cookies are asked for only for a request that reached a backend.',
+  },
+  {
+    file: 'stickiness/',
+    code: [
+      "backend === undefined ? { kind: 'gone' } : { kind: 'stuck', backend }",
+      'return backend === undefined ? GONE',
+    ],
+    replacement: /^\{\}$|^""$/,
+    kind: TIE,
+    why: "A lookup's kind is only compared with 'none' and 'stuck': any other value, or none, is read as gone.",
+  },
+  {
+    file: 'stickiness/app-cookie-follow.ts',
+    code: ['if (namesCookie(upstreamSetCookie, this.appCookie))'],
+    kind: FASTER,
+    why: 'The cheap check that spares parsing a Set-Cookie that cannot name the app cookie; the parse finds nothing there either.',
+  },
+  {
+    file: 'stickiness/app-cookie-follow.ts',
+    code: ['if (!state.hadCookie) return NO_COOKIES'],
+    kind: TIE,
+    why: 'Without a balancer cookie the reason is new or hashed, for which the lines after it issue nothing either.',
+  },
+  {
+    file: 'stickiness/app-cookie-follow.ts',
+    code: [
+      'app.expiresAt === null ? 0 : Math.ceil(app.expiresAt / 1000)',
+      'if (app.maxAge !== undefined) lifetime.maxAge',
+      'if (app.expires !== undefined) lifetime.expires',
+    ],
+    kind: TIE,
+    why: '`Math.ceil(null / 1000)` is 0, and the writer leaves out an attribute whose value is undefined, as it does one never set.',
+  },
+  {
+    file: 'stickiness/app-cookie-learn.ts',
+    code: ["if (value === undefined || value === '' || value.length > MAX_VALUE_LENGTH) return NONE"],
+    replacement: /^false$/,
+    kind: TIE,
+    why: 'Looking up a key made of no value finds nothing in the store (only values the app issued are stored), which is the same answer.',
+  },
+  {
+    file: 'stickiness/app-cookie-route.ts',
+    code: ["if (value === undefined || value === '') return NONE"],
+    kind: TIE,
+    why: 'An empty value has no separator (`lastIndexOf` answers -1, the next line returns NONE); an undefined one makes the lookup throw, which the placement reads as no cookie.',
+  },
+  {
+    file: 'stickiness/app-cookie-route.ts',
+    code: ['if (query !== -1 && query < at) return undefined', 'for (; end < url.length; end++)'],
+    kind: TIE,
+    why: 'The `?` of the query and the `;` of the path parameter cannot be at the same index; reading one past the end gives NaN, which ends the scan at the same slice.',
+  },
+  {
+    file: 'stickiness/keyed.ts',
+    code: [
+      'if (key === undefined) return NONE',
+      'if (winner === undefined || winner === backend.id) return undefined',
+    ],
+    kind: FASTER,
+    why: 'Shortcuts: the store holds nothing under an undefined key, and a race this gateway won needs no second look (the lines after it reach the same answer).',
+  },
+  {
+    file: 'stickiness/policy.ts',
+    code: ['if (header === undefined) return NONE'],
+    kind: DEFENSIVE,
+    why: 'Without a Cookie header the lookup would throw, which the placement reads as no cookie: the same answer, by the second line of defence.',
+  },
+  // --- store/
+  {
+    file: 'store/memory-store.ts',
+    code: ['if (next.done) {'],
+    kind: DEFENSIVE,
+    why: 'The eviction cursor cannot run out while the store is full: every entry behind it was evicted, and entries touched or added since go to the end, ahead of it.',
+  },
+  {
+    file: 'store/memory-store.ts',
+    code: ['if (n <= 0) this.perValue.delete(entry.value)'],
+    kind: TIE,
+    why: 'A count of zero and a missing count read the same (`countOf` answers 0); deleting only frees the slot of a backend id.',
+  },
+  // --- top-level files
+  {
+    file: 'router.ts',
+    code: ['setTimeout: (fn, ms) => {', 't.unref?.()'],
+    kind: TEST_DEFAULT,
+    why: "The system clock's timers and `unref`: every unit test injects a FakeClock.",
+  },
+  {
+    file: 'router.ts',
+    code: [
+      "if (s.type === 'lb-cookie' || (s.type === 'app-cookie' && s.mode === 'follow'))",
+      'if (starting) return',
+      'if (membership) tokens.rebuild(members)',
+      'input.store === undefined',
+    ],
+    kind: FASTER,
+    why: 'Work skipped when it would change nothing: cookie tokens for modes that issue none, rebuilding tokens once after start-up instead of per backend and only on membership changes, a memory store made when another was given (unused).',
+  },
+  {
+    file: 'router.ts',
+    code: ['if (this.closed) return', 'this.closed = true'],
+    kind: DEFENSIVE,
+    why: '`close()` twice: stopping timers that are already stopped changes nothing observable.',
+  },
+  {
+    file: 'router.ts',
+    code: [
+      'const recount = () => {',
+      'let observed = false',
+      'this.listenerCount(name) > 0) observed = true',
+      "this.on('removeListener', recount)",
+      "if (this.listenerCount('forged') > 0)",
+    ],
+    kind: FASTER,
+    why: 'The `observed` flag and the `forged` listener check skip building event payloads nobody listens to; emitting to no listener has the same effect.',
+  },
+  {
+    file: 'router.ts',
+    code: ['stickyroute: in route mode a backend is named by the end of the session id'],
+    kind: WORDING,
+    why: 'A start-up warning whose text is a template; the tests assert its beginning.',
+  },
+  {
+    file: 'testing-hooks.ts',
+    code: ["typeof options === 'object' && options !== null", "typeof hooks === 'object' && hooks !== null"],
+    kind: DEFENSIVE,
+    why: 'Test hooks read from options that `normalizeOptions` has already checked to be an object.',
+  },
+  // --- routing/
+  {
+    file: 'routing/failover-policy.ts',
+    code: ['new Set(route.state.failed ?? [])'],
+    kind: TIE,
+    why: 'The first failure of a request has no `failed` set yet; an empty set and a set holding only a placeholder string exclude no backend id.',
+  },
+  {
+    file: 'routing/placement.ts',
+    code: ['} catch {', '() => this.place(req, state, policy, NONE)'],
+    kind: DEFENSIVE,
+    why: "A policy's lookup that throws or rejects is treated as no cookie; the policies and stores shipped never throw there (the Redis store resolves undefined on an outage).",
+  },
+  {
+    file: 'routing/placement.ts',
+    code: ["host: typeof authority === 'string' ? authority : undefined"],
+    kind: DEFENSIVE,
+    why: 'Node gives `host` / `:authority` as a string or not at all.',
+  },
+  {
+    file: 'routing/placement.ts',
+    code: ["state.key !== undefined && policy?.placement === 'hash'", 'policy?.hashLoadBound'],
+    kind: TIE,
+    why: 'The backend a failed request moves to: by the ring for keyed modes, by the balancer otherwise. For cookie modes either rule gives a backend that has not failed, which is all the request needs (the next response re-issues the cookie for it).',
+  },
+  {
+    file: 'routing/placement.ts',
+    code: ['if (period === 0) return 1', 'return age >= period ? 1 : Math.max(0.1, age / period)'],
+    kind: TIE,
+    why: 'Slow start with no period, and at exactly the end of the period: `age / 0` is Infinity and `age / period` is 1, the same ramp as the shortcut.',
+  },
+  {
+    file: 'routing/placement.ts',
+    code: ['if (membership) this.ring.rebuild(members)', 'else if (this.events.observed) this.announce'],
+    kind: FASTER,
+    why: 'Rebuilding the ring only on membership changes, and building event payloads only for listeners.',
+  },
+  {
+    file: 'routing/placement.ts',
+    code: ["const from = lookup.kind === 'stuck' ? lookup.backend : null"],
+    kind: TIE,
+    why: "A 'gone' lookup has no backend field: `lookup.backend` is undefined there, which the reroute event and the counters read as null.",
+  },
+  {
+    file: 'routing/routing.ts',
+    code: ['if (policy === null || backend === null) return NO_COOKIES', '} catch {'],
+    kind: DEFENSIVE,
+    why: 'The exchange asks for cookies only for a request that reached a backend under a policy; the policies never throw there.',
+  },
+  {
+    file: 'routing/routing.ts',
+    code: ['if (cookies.length > 0 && req !== undefined && this.events.observed)'],
+    kind: FASTER,
+    why: 'Reading back the cookie issued only for `cookie` listeners.',
+  },
+  {
+    file: 'routing/routing.ts',
+    code: [
+      'line.slice(start, end === -1 ? undefined : end)',
+      "value === '' ? null : this.codec.decode(value)",
+    ],
+    kind: TIE,
+    why: 'The writer always adds attributes (so the `;` is always there), and the codec answers null for an empty value too.',
+  },
+];

@@ -1,0 +1,182 @@
+// What a user reads when an option is wrong: the option's path, what it must be, and the value given, shown as
+// JSON (strings quoted, objects spelled out; a value JSON cannot spell, by its kind). Pinned whole, because the
+// message is the whole of the answer a user gets at start-up.
+
+import { StickyConfigError } from './errors';
+import { normalizeOptions } from './options';
+
+const B = ['http://10.0.0.1:8080'];
+const KNOWN =
+  'backends, algorithm, stickiness, cookie, strict, secret, healthCheck, slowStart, store, storeSize, timeout, retryAfter, logger';
+const ALGORITHMS = "'round-robin', 'least-connections', 'random', 'power-of-two', 'source-ip-hash'";
+const TYPES = "'lb-cookie', 'app-cookie', 'source-ip', 'header', 'query'";
+
+function problem(options: unknown): [string, string] {
+  try {
+    normalizeOptions(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(StickyConfigError);
+    const message = (error as Error).message;
+    const option = (error as StickyConfigError).option;
+    expect(message.startsWith(`stickyroute: option \`${option}\` `)).toBe(true);
+    return [option, message.slice(`stickyroute: option \`${option}\` `.length)];
+  }
+  throw new Error(`accepted: ${JSON.stringify(options)}`);
+}
+
+const cycle: unknown[] = [];
+cycle.push(cycle);
+
+describe('StickyConfigError messages', () => {
+  it.each<[string, unknown, string, string]>([
+    ['options that are not an object', 'x', 'options', 'must be an object (got "x")'],
+    ['an unknown option', { backends: B, bogus: 1 }, 'bogus', `is not a known option (known: ${KNOWN})`],
+    [
+      'backends that are not a list',
+      { backends: 'http://x' },
+      'backends',
+      'must be a list of backends (got "http://x")',
+    ],
+    [
+      'a backend that is a number',
+      { backends: [42] },
+      'backends[0]',
+      'must be a URL string or { url, id?, weight? } (got 42)',
+    ],
+    [
+      'a backend that is a list',
+      { backends: [[1, 'a']] },
+      'backends[0]',
+      'must be a URL string or { url, id?, weight? } (got [1,"a"])',
+    ],
+    [
+      'an unknown backend key',
+      { backends: [{ url: 'http://a', wieght: 2 }] },
+      'backends[0].wieght',
+      'is not a known option (known: url, id, weight)',
+    ],
+    [
+      'an ftp URL',
+      { backends: ['ftp://x'] },
+      'backends[0].url',
+      'must be an http: or https: URL (got "ftp://x")',
+    ],
+    [
+      'a weight of 0',
+      { backends: [{ url: 'http://a', weight: 0 }] },
+      'backends[0].weight',
+      'must be an integer ≥ 1 (got 0)',
+    ],
+    [
+      'a fractional weight',
+      { backends: [{ url: 'http://a', weight: 1.5 }] },
+      'backends[0].weight',
+      'must be an integer ≥ 1 (got 1.5)',
+    ],
+    [
+      'a weight given as text',
+      { backends: [{ url: 'http://a', weight: '2' }] },
+      'backends[0].weight',
+      'must be an integer ≥ 1 (got "2")',
+    ],
+    [
+      'an empty id',
+      { backends: [{ url: 'http://a', id: '' }] },
+      'backends[0].id',
+      'must be a non-empty string (got "")',
+    ],
+    [
+      'an id that is not text',
+      { backends: [{ url: 'http://a', id: 7 }] },
+      'backends[0].id',
+      'must be a non-empty string (got 7)',
+    ],
+    [
+      'an unknown algorithm',
+      { backends: B, algorithm: 'fastest' },
+      'algorithm',
+      `must be one of ${ALGORITHMS} (got "fastest")`,
+    ],
+    [
+      'an algorithm that is not text',
+      { backends: B, algorithm: 3 },
+      'algorithm',
+      `must be one of ${ALGORITHMS} (got 3)`,
+    ],
+    [
+      'stickiness as a string',
+      { backends: B, stickiness: 'lb-cookie' },
+      'stickiness',
+      'must be false or an object with a `type` (got "lb-cookie")',
+    ],
+    [
+      'stickiness as true',
+      { backends: B, stickiness: true },
+      'stickiness',
+      'must be false or an object with a `type` (got true)',
+    ],
+    [
+      'stickiness JSON cannot spell',
+      { backends: B, stickiness: cycle },
+      'stickiness',
+      'must be false or an object with a `type` (got [object Array])',
+    ],
+    [
+      'stickiness without a type',
+      { backends: B, stickiness: {} },
+      'stickiness.type',
+      `is required: one of ${TYPES}`,
+    ],
+    [
+      'an unknown stickiness type',
+      { backends: B, stickiness: { type: 'sticky' } },
+      'stickiness.type',
+      `must be one of ${TYPES} (got "sticky")`,
+    ],
+    [
+      'a maxLifetime over a year',
+      { backends: B, stickiness: { type: 'lb-cookie', maxLifetime: '366d' } },
+      'stickiness.maxLifetime',
+      'must be between 1m and 8760h (got "366d")',
+    ],
+    [
+      'a header name with a space',
+      { backends: B, stickiness: { type: 'header', header: 'x y' } },
+      'stickiness.header',
+      'is not a valid header name (got "x y")',
+    ],
+    [
+      'a key header mode does not know',
+      { backends: B, stickiness: { type: 'header', header: 'x', param: 'y' } },
+      'stickiness.param',
+      'is not a known option (known: type, header, duration)',
+    ],
+    [
+      'persistent as text',
+      { backends: B, cookie: { persistent: 'yes' } },
+      'cookie.persistent',
+      'must be true or false (got "yes")',
+    ],
+    [
+      'an empty cookie name',
+      { backends: B, cookie: { name: '' } },
+      'cookie.name',
+      'must be a non-empty string (got "")',
+    ],
+    ['a store size of 0', { backends: B, storeSize: 0 }, 'storeSize', 'must be an integer ≥ 1 (got 0)'],
+    [
+      'a store size given as text',
+      { backends: B, storeSize: '10' },
+      'storeSize',
+      'must be an integer ≥ 1 (got "10")',
+    ],
+  ])('%s', (_name, options, option, message) => {
+    expect(problem(options)).toEqual([option, message]);
+  });
+
+  it('takes the longest maxLifetime (a year) and a store of one entry', () => {
+    expect(() =>
+      normalizeOptions({ backends: B, stickiness: { type: 'lb-cookie', maxLifetime: '365d' }, storeSize: 1 }),
+    ).not.toThrow();
+  });
+});

@@ -24,10 +24,11 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
  */
 export function serveAsPlainRequest(req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
-  const server = (socket as Duplex & { server?: EventEmitter }).server;
+  // A socket no server accepted has `server: null`; another Duplex has none at all.
+  const server = (socket as Duplex & { server?: EventEmitter | null }).server;
   const headers = req.headers;
   const length = headers['content-length'] === undefined ? 0 : Number(headers['content-length']);
-  if (server === undefined || headers['transfer-encoding'] !== undefined || !Number.isSafeInteger(length)) {
+  if (server == null || headers['transfer-encoding'] !== undefined || !Number.isSafeInteger(length)) {
     socket.end(rawReply(BAD_TARGET_REPLY));
     return;
   }

@@ -112,3 +112,28 @@ describe('parseCookieDate', () => {
     );
   });
 });
+
+describe('parseCookieDate: the delimiters, character by character', () => {
+  // RFC 6265 §5.1.1: delimiter = %x09 / %x20-2F / %x3B-40 / %x5B-60 / %x7B-7E.
+  const RANGES: [number, number][] = [
+    [0x09, 0x09],
+    [0x20, 0x2f],
+    [0x3b, 0x40],
+    [0x5b, 0x60],
+    [0x7b, 0x7e],
+  ];
+  const isRfcDelimiter = (code: number) => RANGES.some(([from, to]) => code >= from && code <= to);
+  const JAN_2031 = Date.UTC(2031, 0, 1, 10, 0, 0);
+
+  it('every ASCII character splits "01" from "Jan" if and only if the RFC makes it a delimiter', () => {
+    for (let code = 0; code < 0x80; code++) {
+      const text = `01${String.fromCharCode(code)}Jan 2031 10:00:00`;
+      expect([code, parseCookieDate(text)]).toEqual([code, isRfcDelimiter(code) ? JAN_2031 : null]);
+    }
+  });
+
+  it('a token of control characters is not a number: the day is the next one', () => {
+    expect(parseCookieDate('\u0001 Jan 2031 10:00:00 5')).toBe(Date.UTC(2031, 0, 5, 10, 0, 0));
+    expect(parseCookieDate('/ Jan 2031 10:00:00 5')).toBe(Date.UTC(2031, 0, 5, 10, 0, 0));
+  });
+});

@@ -8,7 +8,7 @@ import { cookieAttributes, cookiePair, request, withCookie } from '../testing/re
 import { steps } from '../testing/router-steps';
 import { withTestHooks } from '../testing-hooks';
 import { BalancerCookieCodec } from './balancer-cookie-codec';
-import { BalancerCookieWriter } from './balancer-cookie-writer';
+import { BalancerCookieWriter, type CookieScope } from './balancer-cookie-writer';
 
 const SECRET = 'issue-caches-secret-0123456789';
 
@@ -48,19 +48,64 @@ test('issue answers each (value, lifetime, secure) with its own Set-Cookie lines
     persistent: true,
   };
   const writer = new BalancerCookieWriter(options);
-  const calls: Array<[string, { maxAge?: number; expires?: Date }, boolean]> = [
+  const y2030 = { expires: new Date(Date.UTC(2030, 0, 1)) };
+  const y2031 = { expires: new Date(Date.UTC(2031, 0, 1)) };
+  // Follow mode mirrors app cookies of several domains, and partitioned ones, with the same value.
+  const calls: Array<[string, { maxAge?: number; expires?: Date }, boolean, CookieScope?]> = [
     ['v1', { maxAge: 60 }, false],
     ['v1', { maxAge: 60 }, false],
     ['v1', { maxAge: 59 }, false],
     ['v1', { maxAge: 59 }, true],
-    ['v1', { expires: new Date(Date.UTC(2030, 0, 1)) }, false],
+    ['v1', y2030, false],
+    ['v1', y2031, false],
+    ['v1', y2030, false],
     ['v2', { maxAge: 60 }, false],
     ['v1', { maxAge: 60 }, false],
+    ['v1', { maxAge: 60 }, false, { domain: 'a.example.org', partitioned: false }],
+    ['v1', { maxAge: 60 }, false, { domain: 'b.example.org', partitioned: false }],
+    ['v1', { maxAge: 60 }, false, { domain: 'a.example.org', partitioned: false }],
+    ['v1', { maxAge: 60 }, false, { domain: 'a.example.org', partitioned: true }],
+    ['v1', { maxAge: 60 }, false, { domain: undefined, partitioned: true }],
+    ['v1', { maxAge: 60 }, false],
+    ['v1', { maxAge: 60 }, false, { domain: 'a.example.org', partitioned: false }],
+    ['v1', { maxAge: 60 }, false, { domain: 'a.example.org', partitioned: false }],
   ];
-  for (const [value, lifetime, secure] of calls)
-    expect(writer.issue(value, lifetime, secure)).toEqual(
-      new BalancerCookieWriter(options).issue(value, lifetime, secure),
+  for (const [value, lifetime, secure, scope] of calls)
+    expect(writer.issue(value, lifetime, secure, scope)).toEqual(
+      new BalancerCookieWriter(options).issue(value, lifetime, secure, scope),
     );
+});
+
+/** A cache's entry count, read for its bound only: nothing else shows how much it holds. */
+const sizeOf = (owner: object, field: string) =>
+  (owner as Record<string, Map<unknown, unknown>>)[field]!.size;
+
+test('the caches stay bounded however many clients, values and dates go through', () => {
+  const codec = new BalancerCookieCodec([SECRET]);
+  const writer = new BalancerCookieWriter({
+    name: 'STICKY',
+    path: '/',
+    domain: undefined,
+    httpOnly: true,
+    secure: 'auto',
+    sameSite: 'Lax',
+    cors: false,
+    persistent: true,
+  });
+  const token = codec.backendToken('a');
+  let first = '';
+  for (let born = 1; born <= 5_000; born++) {
+    const value = codec.encode(token, born + 60, born);
+    if (born === 1) first = value;
+    expect(writer.issue(value, { maxAge: 60 }, false)).toHaveLength(1);
+  }
+  expect(sizeOf(codec, 'issued')).toBeLessThanOrEqual(4096);
+  expect(sizeOf(codec, 'verified')).toBeLessThanOrEqual(4096);
+  expect(sizeOf(writer, 'cache')).toBeLessThanOrEqual(1024);
+  expect(sizeOf(writer, 'lastByValue')).toBeLessThanOrEqual(4096);
+  // Emptied when full, not stuck: what was dropped is made again, the same.
+  expect(codec.decode(first)).toEqual({ keyIndex: 0, kind: 'lb', token, expires: 61, born: 1 });
+  expect(sizeOf(codec, 'lastIssued')).toBe(1);
 });
 
 test('lb-cookie re-issues per backend from its memo only for the same second, dates and scheme', async () => {

@@ -1,7 +1,7 @@
 // A Domain attribute as Chromium reads it, for the bytes node hands over: header values arrive as latin1,
 // so a UTF-8 domain is read back as UTF-8 when its bytes are valid UTF-8, and taken as latin1 otherwise.
 
-import { cookieDomain } from './cookie-domain';
+import { cookieDomain, isTrustworthyHost } from './cookie-domain';
 
 const HOST = 'www.xn--bcher-kva.de';
 
@@ -20,5 +20,27 @@ describe('cookieDomain with a non-ASCII Domain', () => {
   it('an ASCII domain is untouched by the UTF-8 reading', () => {
     expect(cookieDomain('.XN--BCHER-KVA.de', HOST)).toBe('xn--bcher-kva.de');
     expect(cookieDomain('other.de', HOST)).toBeNull();
+  });
+});
+
+describe('cookieDomain and isTrustworthyHost at their edges', () => {
+  it('an empty Domain attribute is a host-only cookie', () => {
+    expect(cookieDomain('', HOST)).toBe('');
+  });
+
+  it('localhost, *.localhost and loopback addresses are trustworthy, with or without a trailing dot', () => {
+    for (const host of [
+      'localhost',
+      'localhost.',
+      'app.localhost',
+      'app.localhost.',
+      '127.0.0.1',
+      '127.0.0.1.',
+      '127.1.2.3',
+      '[::1]',
+    ])
+      expect([host, isTrustworthyHost(host)]).toEqual([host, true]);
+    for (const host of ['example.org', 'localhost.example.org', 'localhostx', '128.0.0.1', '[::2]', '.'])
+      expect([host, isTrustworthyHost(host)]).toEqual([host, false]);
   });
 });

@@ -25,6 +25,19 @@ describe('classifyUpstreamError', () => {
     );
   });
 
+  it('reads a known code up to three causes deep; the outer known code wins; a loop of causes ends', () => {
+    const deep = coded('A', { cause: coded('B', { cause: coded('C', { cause: coded('ETIMEDOUT') }) }) });
+    expect(classifyUpstreamError(deep)).toBe('timeout');
+    expect(classifyUpstreamError(coded('X', { cause: deep }))).toBe('other');
+    expect(classifyUpstreamError(coded('ECONNRESET', { cause: coded('ECONNREFUSED') }))).toBe('reset');
+    expect(classifyUpstreamError(coded('UNKNOWN', { cause: new Error('no code') }))).toBe('other');
+    const one = coded('LOOP_A');
+    const two = coded('LOOP_B', { cause: one });
+    Object.assign(one, { cause: two });
+    expect(classifyUpstreamError(one)).toBe('other');
+    expect(classifyUpstreamError(Object.assign(coded('SELF'), { cause: undefined }))).toBe('other');
+  });
+
   it('anything without a code is "other", never a throw', () => {
     for (const value of [undefined, null, 'text', 42, {}, new Error('plain')]) {
       expect(classifyUpstreamError(value)).toBe('other');

@@ -34,14 +34,15 @@ function known(code: string): boolean {
   return REFUSED_CODES.has(code) || RESET_CODES.has(code) || TIMEOUT_CODES.has(code);
 }
 
+/** The first known code on the error or the causes it wraps (undici and reply-from wrap the socket error). */
 function codeOf(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as { code?: unknown; cause?: unknown };
-  if (typeof e.code === 'string' && known(e.code)) return e.code;
-  // undici and reply-from wrap the socket error.
-  if (e.cause !== undefined && e.cause !== error)
-    return codeOf(e.cause) ?? (typeof e.code === 'string' ? e.code : undefined);
-  return typeof e.code === 'string' ? e.code : undefined;
+  // Bounded: a cause chain that loops must not loop here.
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string' && known(code)) return code;
+    e = cause;
+  }
+  return undefined;
 }
 
 export function classifyUpstreamError(error: unknown): FailureKind {

@@ -4,8 +4,9 @@
 // of its line, its column and its change, so a report stays valid while other lines move; a mutant whose line
 // has changed since its run is dropped (run that part again). For one mutant, the newest report wins.
 //
-//   node test/mutation/summary.mjs [--write]   --write: reports/mutation/mutation.json (the merged report)
-//                                               and docs/mutation-survivors.md (the list, by kind)
+//   node test/mutation/summary.mjs [--write] [--ranges]
+//     --write:  reports/mutation/mutation.json (the merged report) and docs/mutation-survivors.md (the list)
+//     --ranges: the lines of the survivors not judged yet, as a MUTATE value to run them again after new tests
 
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { SURVIVORS } from './survivors.mjs';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DIR = join(ROOT, 'reports/mutation');
 const write = process.argv.includes('--write');
+const ranges = process.argv.includes('--ranges');
 
 const reports = readdirSync(DIR)
   .filter((name) => /^mutation(-.+)?\.json$/.test(name) && name !== 'mutation.json')
@@ -137,6 +139,13 @@ if (unexplained.length > 0) {
   console.log('\nsurvivors docs do not judge yet (a test should kill them, or survivors.mjs say why not):');
   for (const m of unexplained)
     console.log(`  ${line(m)}  | ${linesOf(m.file)[m.location.start.line - 1].trim().slice(0, 90)}`);
+}
+
+if (ranges) {
+  const lines = new Set(
+    unexplained.map((m) => `${m.file}:${m.location.start.line}-${m.location.end.line}`),
+  );
+  console.log(`\nMUTATE='${[...lines].join(',')}'`);
 }
 
 if (write) {

@@ -84,3 +84,11 @@ describe('readCookie', () => {
     );
   });
 });
+
+describe('readCookie at the start of the header', () => {
+  it('skips spaces and tabs before the first pair', () => {
+    expect(readCookie(' STICKY=v1', 'STICKY')).toBe('v1');
+    expect(readCookie('\t STICKY=v2; a=b', 'STICKY')).toBe('v2');
+    expect(readCookie('x STICKY=v3', 'STICKY')).toBeUndefined();
+  });
+});

@@ -137,3 +137,12 @@ describe('parseCookieDate: the delimiters, character by character', () => {
     expect(parseCookieDate('/ Jan 2031 10:00:00 5')).toBe(Date.UTC(2031, 0, 5, 10, 0, 0));
   });
 });
+
+describe('parseCookieDate: which token is which', () => {
+  it('a word too short to be a month is no month, and a later one- or two-digit number is not the day', () => {
+    expect(parseCookieDate('15 x Aug 2027 10:11:12')).toBe(AUG_15);
+    expect(parseCookieDate('15 Ju Aug 2027 10:11:12')).toBe(AUG_15);
+    expect(parseCookieDate('15 Aug 2027 10:11:12 3')).toBe(AUG_15);
+    expect(parseCookieDate('15 Aug 2027 10:11:12 99')).toBe(AUG_15);
+  });
+});

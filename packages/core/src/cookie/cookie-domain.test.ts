@@ -1,7 +1,7 @@
 // A Domain attribute as Chromium reads it, for the bytes node hands over: header values arrive as latin1,
 // so a UTF-8 domain is read back as UTF-8 when its bytes are valid UTF-8, and taken as latin1 otherwise.
 
-import { cookieDomain, isTrustworthyHost } from './cookie-domain';
+import { cookieDomain, isTrustworthyHost, requestHost } from './cookie-domain';
 
 const HOST = 'www.xn--bcher-kva.de';
 
@@ -40,7 +40,43 @@ describe('cookieDomain and isTrustworthyHost at their edges', () => {
       '[::1]',
     ])
       expect([host, isTrustworthyHost(host)]).toEqual([host, true]);
-    for (const host of ['example.org', 'localhost.example.org', 'localhostx', '128.0.0.1', '[::2]', '.'])
+    for (const host of [
+      'example.org',
+      'localhost.example.org',
+      'localhostx',
+      '128.0.0.1',
+      '[::2]',
+      '.',
+      'x127.0.0.1',
+      '127.0.0.1x',
+      '127.0.0.1000',
+      '127.0.0',
+      '127.100.100.100x',
+    ])
       expect([host, isTrustworthyHost(host)]).toEqual([host, false]);
+  });
+});
+
+describe('requestHost', () => {
+  it('drops the port, keeps the brackets of an IPv6 literal, lower-cases', () => {
+    expect(requestHost('Example.ORG:8443')).toBe('example.org');
+    expect(requestHost('example.org')).toBe('example.org');
+    expect(requestHost('[::1]:8080')).toBe('[::1]');
+    expect(requestHost('[ABCD::1]')).toBe('[abcd::1]');
+    // A bracket never closed: the whole authority, as the browser would not have sent it.
+    expect(requestHost('[::1')).toBe('[::1');
+  });
+});
+
+describe('cookieDomain refuses what Chromium refuses', () => {
+  it('two leading dots, a lone dot, and a name that is no domain', () => {
+    expect(cookieDomain('..xn--bcher-kva.de', HOST)).toBeNull();
+    expect(cookieDomain('.', HOST)).toBeNull();
+    expect(cookieDomain('exa mple.de', HOST)).toBeNull();
+  });
+
+  it('an IPv6 literal names only itself, in any case', () => {
+    expect(cookieDomain('[ABCD::1]', '[abcd::1]')).toBe('');
+    expect(cookieDomain('[abcd::2]', '[abcd::1]')).toBeNull();
   });
 });

@@ -170,8 +170,185 @@ describe('StickyConfigError messages', () => {
       'storeSize',
       'must be an integer ≥ 1 (got "10")',
     ],
+    [
+      'a cookie option that is not an object',
+      { backends: B, cookie: 'x' },
+      'cookie',
+      'must be an object (got "x")',
+    ],
+    [
+      'a cookie name with a space',
+      { backends: B, cookie: { name: 'a b' } },
+      'cookie.name',
+      'is not a valid cookie name (got "a b")',
+    ],
+    [
+      'a cookie path without its slash',
+      { backends: B, cookie: { path: 'api' } },
+      'cookie.path',
+      `must start with / and hold only visible ASCII, no ';' (got "api")`,
+    ],
+    [
+      'an empty cookie path',
+      { backends: B, cookie: { path: '' } },
+      'cookie.path',
+      'must be a non-empty string (got "")',
+    ],
+    [
+      'a cookie domain with a port',
+      { backends: B, cookie: { domain: 'example.com:80' } },
+      'cookie.domain',
+      `must be a host name such as 'example.com' or '.example.com', no port (got "example.com:80")`,
+    ],
+    [
+      'an empty cookie domain',
+      { backends: B, cookie: { domain: '' } },
+      'cookie.domain',
+      'must be a non-empty string (got "")',
+    ],
+    [
+      'cookie.secure as text',
+      { backends: B, cookie: { secure: 'yes' } },
+      'cookie.secure',
+      'must be true or false (got "yes")',
+    ],
+    [
+      'healthCheck as text',
+      { backends: B, healthCheck: 'x' },
+      'healthCheck',
+      'must be true, false or an object (got "x")',
+    ],
+    [
+      'a health path without its slash',
+      { backends: B, healthCheck: { path: 'health' } },
+      'healthCheck.path',
+      'must start with / (got "health")',
+    ],
+    [
+      'an empty health path',
+      { backends: B, healthCheck: { path: '' } },
+      'healthCheck.path',
+      'must be a non-empty string (got "")',
+    ],
+    [
+      'healthCheck.active as text',
+      { backends: B, healthCheck: { active: 'yes' } },
+      'healthCheck.active',
+      'must be true or false (got "yes")',
+    ],
+    [
+      'a probe timeout longer than its interval',
+      { backends: B, healthCheck: { interval: '1s', timeout: '2s' } },
+      'healthCheck.timeout',
+      'must not be longer than healthCheck.interval',
+    ],
+    [
+      'a matcher of a status class',
+      { backends: B, healthCheck: { matcher: '2xx' } },
+      'healthCheck.matcher',
+      `must be status codes such as '200-399' or '200,204' (got "2xx")`,
+    ],
+    [
+      'a matcher with words after it',
+      { backends: B, healthCheck: { matcher: '200 x' } },
+      'healthCheck.matcher',
+      `must be status codes such as '200-399' or '200,204' (got "200 x")`,
+    ],
+    [
+      'a matcher with words before it',
+      { backends: B, healthCheck: { matcher: 'x200' } },
+      'healthCheck.matcher',
+      `must be status codes such as '200-399' or '200,204' (got "x200")`,
+    ],
+    [
+      'an empty matcher',
+      { backends: B, healthCheck: { matcher: '' } },
+      'healthCheck.matcher',
+      'must be a non-empty string (got "")',
+    ],
+    [
+      'a secret that is a number',
+      { backends: B, secret: 42 },
+      'secret',
+      'must be a string of at least 16 characters',
+    ],
+    [
+      'an empty list of secrets',
+      { backends: B, secret: [] },
+      'secret',
+      'must be a string or a non-empty list of strings',
+    ],
+    [
+      'a secret of 15 characters',
+      { backends: B, secret: 'x'.repeat(15) },
+      'secret',
+      'must be a string of at least 16 characters',
+    ],
+    [
+      'a short old secret',
+      { backends: B, secret: ['x'.repeat(16), 'short'] },
+      'secret[1]',
+      'must be a string of at least 16 characters',
+    ],
+    [
+      'a store without its methods',
+      { backends: B, store: {} },
+      'store',
+      'must be a StickyStore (get, setIfAbsent, set, delete)',
+    ],
+    [
+      'a logger without warn',
+      { backends: B, logger: {} },
+      'logger',
+      'must be an object with a warn(message) method',
+    ],
+    [
+      'a logger that is text',
+      { backends: B, logger: 'x' },
+      'logger',
+      'must be an object with a warn(message) method',
+    ],
+    [
+      'a route separator of ;',
+      { backends: B, stickiness: { type: 'app-cookie', appCookie: 'J', mode: 'route', routeSeparator: ';' } },
+      'stickiness.routeSeparator',
+      'must be 1 to 8 visible ASCII characters other than ; , = / ? # " \\ (got ";")',
+    ],
+    [
+      'a keyed duration over an hour',
+      { backends: B, stickiness: { type: 'header', header: 'x', duration: '2h' } },
+      'stickiness.duration',
+      'must be between 1m and 1h (got "2h")',
+    ],
   ])('%s', (_name, options, option, message) => {
     expect(problem(options)).toEqual([option, message]);
+  });
+
+  it("an adapter's own options are listed among the known ones", () => {
+    let message = '';
+    try {
+      normalizeOptions({ backends: B, bogus: 1 }, ['prefix', 'tls']);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(
+      `stickyroute: option \`bogus\` is not a known option (known: ${KNOWN}, prefix, tls)`,
+    );
+    expect(() => normalizeOptions({ backends: B, prefix: '/api' }, ['prefix'])).not.toThrow();
+  });
+
+  it('health checks are active when a path or an interval is given, or when asked; cookie.secure auto stays auto', () => {
+    expect(normalizeOptions({ backends: B, healthCheck: {} }).healthCheck!.active).toBe(false);
+    expect(normalizeOptions({ backends: B, healthCheck: { path: '/h' } }).healthCheck!.active).toBe(true);
+    expect(normalizeOptions({ backends: B, healthCheck: { interval: '5s' } }).healthCheck!.active).toBe(true);
+    expect(normalizeOptions({ backends: B, healthCheck: { active: true } }).healthCheck!.active).toBe(true);
+    expect(
+      normalizeOptions({ backends: B, healthCheck: { path: '/h', active: false } }).healthCheck!.active,
+    ).toBe(false);
+    expect(normalizeOptions({ backends: B, cookie: { secure: 'auto' } }).cookie.secure).toBe('auto');
+    expect(normalizeOptions({ backends: B }).cookie.secure).toBe('auto');
+    expect(normalizeOptions({ backends: B, cookie: { secure: false } }).cookie.secure).toBe(false);
+    expect(normalizeOptions({ backends: B, secret: 'x'.repeat(16) }).secrets).toEqual(['x'.repeat(16)]);
   });
 
   it('takes the longest maxLifetime (a year) and a store of one entry', () => {

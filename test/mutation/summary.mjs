@@ -1,6 +1,6 @@
 // `pnpm test:mutation:summary`: the core's mutation score from every report under reports/mutation (a whole
-// run's `mutation.json`, or the parts `MUTATE=… pnpm test:mutation` writes), and every surviving mutant with
-// the verdict docs/testing.md gives it (test/mutation/survivors.mjs). A mutant is known by its file, the text
+// run's `mutation.json`, which --write replaces with the merge, or the parts `MUTATE=… pnpm test:mutation`
+// writes), and every surviving mutant with the verdict test/mutation/survivors.mjs gives it. A mutant is known by its file, the text
 // of its line, its column and its change, so a report stays valid while other lines move; a mutant whose line
 // has changed since its run is dropped (run that part again). For one mutant, the newest report wins.
 //
@@ -18,7 +18,7 @@ const write = process.argv.includes('--write');
 const ranges = process.argv.includes('--ranges');
 
 const reports = readdirSync(DIR)
-  .filter((name) => /^mutation(-.+)?\.json$/.test(name) && name !== 'mutation.json')
+  .filter((name) => /^mutation(-.+)?\.json$/.test(name))
   .map((name) => ({ name, at: statSync(join(DIR, name)).mtimeMs }))
   .sort((a, b) => a.at - b.at);
 if (reports.length === 0) throw new Error(`no reports in ${DIR}: run pnpm test:mutation first`);
@@ -142,9 +142,7 @@ if (unexplained.length > 0) {
 }
 
 if (ranges) {
-  const lines = new Set(
-    unexplained.map((m) => `${m.file}:${m.location.start.line}-${m.location.end.line}`),
-  );
+  const lines = new Set(unexplained.map((m) => `${m.file}:${m.location.start.line}-${m.location.end.line}`));
   console.log(`\nMUTATE='${[...lines].join(',')}'`);
 }
 

@@ -144,6 +144,54 @@ describe('ActiveHealthChecker', () => {
   });
 });
 
+describe('ActiveHealthChecker at its edges', () => {
+  it('a backend added later is probed at once, and the others are not probed again before their interval', async () => {
+    const { router, probed, tick } = setup(() => 200);
+    await tick(0);
+    await tick(4_000);
+    probed.length = 0;
+    router.pool.add({ url: 'http://10.0.0.9:8080', id: 'late' });
+    await tick(0);
+    expect(probed).toEqual(['http://10.0.0.9:8080/health 2000']);
+    await tick(6_000);
+    expect(probed.sort()).toEqual([
+      'http://10.0.0.1:8080/health 2000',
+      'http://10.0.0.2:8080/health 2000',
+      'http://10.0.0.9:8080/health 2000',
+    ]);
+    await router.close();
+  });
+
+  it('after close(), a backend added probes nothing', async () => {
+    const { router, probed, tick, clock } = setup(() => 200);
+    await tick(0);
+    await router.close();
+    probed.length = 0;
+    router.pool.add({ url: 'http://10.0.0.9:8080', id: 'late' });
+    await tick(60_000);
+    expect(probed).toEqual([]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('passes while a backend is healthy do not count towards its recovery once passive checks take it down', async () => {
+    const { router, tick } = setup(() => 200);
+    await tick(0);
+    for (let i = 0; i < 4; i++) await tick(10_000);
+    const refused = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    for (let i = 0; i < 6; i++) {
+      const route = await router.route(request());
+      await steps(router).failover(route, { error: refused, responseStarted: true });
+    }
+    expect(router.pool.get('a')!.state).toBe('down');
+    await tick(10_000);
+    await tick(10_000);
+    expect(router.pool.get('a')!.state).toBe('down');
+    await tick(10_000);
+    expect(router.pool.get('a')!.state).toBe('healthy');
+    await router.close();
+  });
+});
+
 describe('httpProbe', () => {
   const servers: http.Server[] = [];
   afterAll(async () => {
@@ -171,6 +219,20 @@ describe('httpProbe', () => {
     expect(seen).toEqual(['GET /health stickyroute-health-check']);
   });
 
+  it('opens a connection per probe (Connection: close), and speaks TLS to an https URL', async () => {
+    const connections: (string | undefined)[] = [];
+    const url = await listen((req, res) => {
+      connections.push(req.headers.connection);
+      res.writeHead(200).end();
+    });
+    expect(await httpProbe()(url, 1_000)).toBe(200);
+    expect(connections).toEqual(['close']);
+    // The same plain-HTTP server named by https: the TLS handshake fails, so nothing is counted as a pass.
+    const tlsUrl = new URL(url.href.replace('http:', 'https:'));
+    await expect(httpProbe()(tlsUrl, 1_000)).rejects.toHaveProperty('code');
+    expect(connections).toEqual(['close']);
+  });
+
   it('rejects when the connection is refused', async () => {
     const url = await listen(() => {});
     const closed = servers.pop()!;
@@ -182,6 +244,9 @@ describe('httpProbe', () => {
     const url = await listen(() => {
       // never answers
     });
-    await expect(httpProbe()(url, 100)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    await expect(httpProbe()(url, 100)).rejects.toMatchObject({
+      code: 'ETIMEDOUT',
+      message: 'health check timed out',
+    });
   });
 });

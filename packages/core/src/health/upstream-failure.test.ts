@@ -1,7 +1,12 @@
 // How upstream errors are read: refused (nothing reached the backend), reset, timeouts (504), or none of those,
 // and when a failure is a kept-alive connection the upstream closed as it was reused.
 
-import { classifyUpstreamError, closedAfterEarlierResponses, isIdempotent } from './upstream-failure';
+import {
+  classifyUpstreamError,
+  closedAfterEarlierResponses,
+  isIdempotent,
+  upstreamTimeoutError,
+} from './upstream-failure';
 
 const coded = (code: string, extra: object = {}) => Object.assign(new Error(code), { code }, extra);
 
@@ -65,4 +70,38 @@ describe('closedAfterEarlierResponses', () => {
 test('idempotent methods per RFC 9110, in any case', () => {
   expect(['GET', 'head', 'OPTIONS', 'PUT', 'DELETE'].every(isIdempotent)).toBe(true);
   expect(['POST', 'PATCH', 'CONNECT'].some(isIdempotent)).toBe(false);
+});
+
+describe('closedAfterEarlierResponses at its edges', () => {
+  const socketError = (bytesRead: number) => coded('UND_ERR_SOCKET', { socket: { bytesRead } });
+
+  it('looks through two wrappers, not three, and never loops', () => {
+    expect(closedAfterEarlierResponses(coded('A', { cause: coded('B', { cause: socketError(10) }) }))).toBe(
+      true,
+    );
+    expect(
+      closedAfterEarlierResponses(
+        coded('A', { cause: coded('B', { cause: coded('C', { cause: socketError(10) }) }) }),
+      ),
+    ).toBe(false);
+    const one = coded('A');
+    Object.assign(one, { cause: coded('B', { cause: one }) });
+    expect(closedAfterEarlierResponses(one)).toBe(false);
+  });
+
+  it('needs undici’s socket error with a byte count: another code, or no count, is not one', () => {
+    expect(closedAfterEarlierResponses(coded('ECONNRESET', { socket: { bytesRead: 10 } }))).toBe(false);
+    expect(closedAfterEarlierResponses(coded('UND_ERR_SOCKET', { socket: {} }))).toBe(false);
+    expect(closedAfterEarlierResponses(coded('UND_ERR_SOCKET'))).toBe(false);
+    expect(closedAfterEarlierResponses(socketError(0))).toBe(false);
+  });
+});
+
+describe('upstreamTimeoutError', () => {
+  it('is read as a timeout', () => {
+    const error = upstreamTimeoutError();
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toBe('upstream timed out');
+    expect(classifyUpstreamError(error)).toBe('timeout');
+  });
 });

@@ -21,7 +21,8 @@ const reports = readdirSync(DIR)
   .filter((name) => /^mutation(-.+)?\.json$/.test(name))
   .map((name) => ({ name, at: statSync(join(DIR, name)).mtimeMs }))
   .sort((a, b) => a.at - b.at);
-if (reports.length === 0) throw new Error(`no reports in ${DIR}: run pnpm test:mutation first`);
+if (reports.length === 0 && !readdirSync(DIR).some((n) => n.startsWith('events-')))
+  throw new Error(`no reports in ${DIR}: run pnpm test:mutation first`);
 
 const current = new Map(); // file → its lines now
 const linesOf = (file) => {
@@ -46,10 +47,34 @@ function lineNow(file, text, was) {
   return best;
 }
 
+/**
+ * A run cut short leaves no report, only the verdicts it recorded (`events-<part>/`): read as a report whose
+ * source is today's (so summarise before changing the core again).
+ */
+function fromEvents(dir) {
+  const files = {};
+  for (const name of readdirSync(join(DIR, dir)).filter((n) => n.endsWith('-onMutantTested.json'))) {
+    const m = JSON.parse(readFileSync(join(DIR, dir, name), 'utf8'));
+    const rel = m.fileName.replace(/^.*?(packages\/core\/src\/)/, '$1');
+    const lines = linesOf(rel);
+    if (lines === null) continue;
+    files[rel] ??= { source: lines.join('\n'), mutants: [] };
+    files[rel].mutants.push(m);
+  }
+  return { files };
+}
+
+const cutShort = readdirSync(DIR)
+  .filter(
+    (name) => name.startsWith('events-') && !reports.some((r) => r.name === `mutation-${name.slice(7)}.json`),
+  )
+  .map((name) => ({ name, at: statSync(join(DIR, name)).mtimeMs, events: true }));
+const sources = [...reports, ...cutShort].sort((a, b) => a.at - b.at);
+
 const mutants = new Map();
 let stale = 0;
-for (const { name } of reports) {
-  const report = JSON.parse(readFileSync(join(DIR, name), 'utf8'));
+for (const { name, events } of sources) {
+  const report = events ? fromEvents(name) : JSON.parse(readFileSync(join(DIR, name), 'utf8'));
   for (const [path, file] of Object.entries(report.files)) {
     const rel = path.replace(/^.*?(packages\/core\/src\/)/, '$1');
     const source = file.source.split('\n');
@@ -127,7 +152,7 @@ const line = (m) =>
   )}${m.status === 'NoCoverage' ? ' (no test runs it)' : ''}`;
 
 console.log(
-  `mutation score ${pct(score)} (${score.detected} of ${score.valid} valid mutants detected) from ${reports.length} report(s)`,
+  `mutation score ${pct(score)} (${score.detected} of ${score.valid} valid mutants detected) from ${reports.length} report(s)${cutShort.length > 0 ? ` and the recorded verdicts of ${cutShort.length} run(s) cut short` : ''}`,
 );
 console.log(
   `statuses: ${JSON.stringify(counts)}${stale > 0 ? `; ${stale} dropped (their lines changed)` : ''}`,

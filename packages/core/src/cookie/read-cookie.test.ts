@@ -92,3 +92,13 @@ describe('readCookie at the start of the header', () => {
     expect(readCookie('x STICKY=v3', 'STICKY')).toBeUndefined();
   });
 });
+
+describe('readCookie and quotes', () => {
+  it('strips a pair of surrounding quotes only: a lone quote or a quote at one end stays', () => {
+    expect(readCookie('a="v"', 'a')).toBe('v');
+    expect(readCookie('a=""', 'a')).toBe('');
+    expect(readCookie('a="', 'a')).toBe('"');
+    expect(readCookie('a=ab"', 'a')).toBe('ab"');
+    expect(readCookie('a="ab', 'a')).toBe('"ab');
+  });
+});

@@ -337,3 +337,44 @@ describe('namesCookie (the prefilter)', () => {
       expect({ line, names: namesCookie([line], 'SID') }).toEqual({ line, names: false });
   });
 });
+
+describe('parseSetCookieLifetime at its edges', () => {
+  const NO_HOST: CookieOrigin = { host: undefined, secure: false };
+
+  it('without a Host to check against, a Domain is taken as written, less one leading dot', () => {
+    expect(parse('SID=a; Domain=Example.org', NO_HOST)).toMatchObject({ kind: 'set', domain: 'example.org' });
+    expect(parse('SID=a; Domain=.Example.org', NO_HOST)).toMatchObject({
+      kind: 'set',
+      domain: 'example.org',
+    });
+  });
+
+  it('a Domain flag without a value is a host-only cookie, not a refused one', () => {
+    expect(parse('SID=a; Domain')).toEqual(session('a'));
+    expect(parse('SID=a; Domain=')).toEqual(session('a'));
+  });
+
+  it('an Expires exactly at the 400-day cap is kept as Expires; a second later it is capped', () => {
+    const atCap = new Date(NOW + CAP_S * 1000).toUTCString();
+    expect(parse(`SID=a; Expires=${atCap}`)).toMatchObject({
+      kind: 'set',
+      expiresAt: NOW + CAP_S * 1000,
+      expires: new Date(NOW + CAP_S * 1000),
+    });
+    expect(parse(`SID=a; Expires=${atCap}`)).not.toHaveProperty('maxAge');
+    const past = new Date(NOW + CAP_S * 1000 + 1000).toUTCString();
+    expect(parse(`SID=a; Expires=${past}`)).toMatchObject({ expiresAt: NOW + CAP_S * 1000, maxAge: CAP_S });
+  });
+
+  it('an attribute value of 1,024 characters counts; one longer is dropped', () => {
+    const at = `${'0'.repeat(1021)}600`;
+    expect(at).toHaveLength(1024);
+    expect(parse(`SID=a; Max-Age=${at}`)).toMatchObject({ kind: 'set', maxAge: 600 });
+    expect(parse(`SID=a; Max-Age=0${at}`)).toEqual(session('a'));
+  });
+
+  it('a name that is exactly a prefix (__Host-) is held to the prefix', () => {
+    expect(parse('__Host-=a; Path=/', HTTP, '__Host-')).toBeNull();
+    expect(parse('__Host-=a; Path=/; Secure', HTTPS, '__Host-')).toMatchObject({ kind: 'set', value: 'a' });
+  });
+});

@@ -152,9 +152,11 @@ export class BackendPool {
     const backend = this.byId.get(id);
     if (!backend?.draining) return false;
     this.clearTimer(id);
+    const from = backend.state;
     backend.draining = false;
     backend.drain = null;
-    this.hooks.emit('state', { id, from: 'draining', to: backend.state });
+    // A backend down while draining stays down: nothing to announce.
+    if (from !== backend.state) this.hooks.emit('state', { id, from, to: backend.state });
     this.refresh(false);
     return true;
   }

@@ -187,6 +187,22 @@ describe('Exchange', () => {
     await close();
   });
 
+  test('the raw list hands follow mode every Set-Cookie line, and only those', async () => {
+    const { serve, close } = setup({ stickiness: { type: 'app-cookie', appCookie: 'JSESSIONID' } });
+    const balancerCookies = (...pairs: string[]) =>
+      (serve().responseHeaderList(raw(...pairs), nameOf) as string[]).filter(
+        (value, i, list) => i % 2 === 1 && list[i - 1] === 'set-cookie' && value.startsWith('STICKY='),
+      );
+    // The app cookie first of three lines, then second of two: mirrored either way.
+    expect(
+      balancerCookies('Set-Cookie', 'JSESSIONID=s1; Max-Age=60', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'),
+    ).toHaveLength(1);
+    expect(balancerCookies('Set-Cookie', 'a=1', 'Set-Cookie', 'JSESSIONID=s2; Max-Age=60')).toHaveLength(1);
+    // A header that merely looks like one is not a Set-Cookie line.
+    expect(balancerCookies('X-Echo', 'JSESSIONID=s3; Max-Age=60')).toEqual([]);
+    await close();
+  });
+
   test('an HTTP/2 client: Host from :authority upstream, an object of headers back with no connection headers', async () => {
     const { engine, serve, close } = setup();
     const exchange = serve({ headers: { ':authority': 'h2.example', ':method': 'GET', ':path': '/' } });

@@ -49,8 +49,8 @@ export function classifyUpstreamError(error: unknown): FailureKind {
   const code = codeOf(error);
   if (code === undefined) return 'other';
   if (TIMEOUT_CODES.has(code)) return 'timeout';
-  if (REFUSED_CODES.has(code)) return 'refused';
-  return RESET_CODES.has(code) ? 'reset' : 'other';
+  // codeOf answers only known codes: neither a timeout nor a refusal, it is a reset.
+  return REFUSED_CODES.has(code) ? 'refused' : 'reset';
 }
 
 /**

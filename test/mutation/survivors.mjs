@@ -331,6 +331,107 @@ export const SURVIVORS = [
     kind: TIE,
     why: 'The cache holds every member, so its size equals their number only when it holds nothing else: pruning then removes nothing.',
   },
+  // --- exchange/
+  {
+    file: 'exchange/exchange.ts',
+    code: ['this.url = url.charCodeAt(0) === 47 ? url : originForm(url)'],
+    kind: FASTER,
+    why: '`originForm` gives an origin-form URL back unchanged: the check only spares the call.',
+  },
+  {
+    file: 'exchange/exchange.ts',
+    code: [
+      "return connection !== undefined && connection !== 'keep-alive' && /\\bclose\\b/i.test(connection)",
+    ],
+    kind: FASTER,
+    why: 'The regex finds no `close` in "undefined" or in "keep-alive" either: the first two checks only spare it.',
+  },
+  {
+    file: 'exchange/exchange.ts',
+    code: ['return connection === undefined ? list : withoutNominated(list, connection)'],
+    kind: FASTER,
+    why: 'Without a Connection header nothing is nominated, and `withoutNominated` gives the list back as it is.',
+  },
+  {
+    file: 'exchange/exchange.ts',
+    code: ['if (this.clientGone) return;'],
+    kind: TIE,
+    why: '`closed()` sets the phase to over and releases (idempotently) whichever way it goes.',
+  },
+  {
+    file: 'exchange/exchange.ts',
+    code: ['} else if (!this.clientGone) this.answer(decision.reply)'],
+    kind: DEFENSIVE,
+    why: 'An asynchronous failover decision is always a retry, and a synchronous one is made while the client is there: the reply branch never meets a gone client.',
+  },
+  {
+    file: 'exchange/gateway.ts',
+    code: ["socket.on('error', () => socket.destroy())"],
+    replacement: /^\(\) => undefined$/,
+    kind: TIE,
+    why: 'Node destroys a socket before it emits a read error: the listener matters (an unheard error would throw), its body does not.',
+  },
+  {
+    file: 'exchange/plain-upgrade.ts',
+    code: ["socket.on('error', () => socket.destroy())"],
+    replacement: /^\(\) => undefined$/,
+    kind: TIE,
+    why: 'Node destroys a socket before it emits a read error: the listener matters (an unheard error would throw), its body does not.',
+  },
+  {
+    file: 'exchange/upstream-deadlines.ts',
+    code: [
+      'for (const { items } of this.closed) for (const item of items) if (item) this.unwatch(item)',
+      'for (const item of this.open) if (item) this.unwatch(item)',
+    ],
+    kind: TIE,
+    why: 'Holes left by items already unwatched: unwatching nothing changes nothing.',
+  },
+  // --- health/
+  {
+    file: 'health/',
+    code: [
+      'if (tracker.timer !== undefined) this.clock.clearTimeout(tracker.timer)',
+      'if (pending !== undefined) this.clock.clearTimeout(pending)',
+    ],
+    kind: TIE,
+    why: 'Clearing an undefined timer does nothing, on either clock.',
+  },
+  {
+    file: 'health/active-health-checker.ts',
+    code: ['} catch {'],
+    kind: TIE,
+    why: 'Without the catch, `ok` stays undefined, which the next line reads as a failed probe: the same verdict.',
+  },
+  {
+    file: 'health/active-health-checker.ts',
+    code: ["method: 'GET',"],
+    kind: TIE,
+    why: "node's http client sends GET when no method is given.",
+  },
+  {
+    file: 'health/active-health-checker.ts',
+    code: [
+      "if (backend.health === 'down' && tracker.passes >= this.options.healthyThreshold)",
+      "if (backend.health === 'healthy' && tracker.failures >= this.options.unhealthyThreshold)",
+    ],
+    kind: TIE,
+    why: 'Marking up a backend that is up, or down one that is down, is a no-op in the pool (no event, no change).',
+  },
+  // --- pool/
+  {
+    file: 'pool/backend-pool.ts',
+    code: ['this.refresh(false);'],
+    replacement: /^true$/,
+    kind: FASTER,
+    why: 'Rebuilding the tokens and the ring from the same members gives the same tokens and ring.',
+  },
+  {
+    file: 'pool/backend-pool.ts',
+    code: ['if (timer !== undefined) this.hooks.clock.clearTimeout(timer)'],
+    kind: TIE,
+    why: 'Clearing an undefined timer does nothing, on either clock.',
+  },
   // --- store/
   {
     file: 'store/memory-store.ts',

@@ -10,6 +10,7 @@ import { routingOf, StickyRouter } from '../router';
 import { BAD_TARGET_REPLY } from '../routing/error-replies';
 import { FakeClock, flushPromises } from '../testing/fake-clock';
 import { cookieAttributes } from '../testing/requests';
+import { readText } from '../testing/streams';
 import { withTestHooks } from '../testing-hooks';
 import type { Reply } from '../types';
 import {
@@ -58,19 +59,19 @@ class RecordingEngine implements ExchangeEngine<string> {
   }
 }
 
+/** The gateway's options in every test here: lb-cookie over BACKENDS, on the test's clock. */
+function testOptions(options: Partial<StickyOptions>, clock: FakeClock) {
+  const base: StickyOptions = {
+    backends: BACKENDS,
+    stickiness: { type: 'lb-cookie' },
+    secret: 'exchange-test-secret-0123456789',
+  };
+  return withTestHooks({ ...base, ...options }, { clock });
+}
+
 function setup(options: Partial<StickyOptions> = {}) {
   const clock = new FakeClock();
-  const gateway = new Gateway(
-    withTestHooks(
-      {
-        backends: BACKENDS,
-        stickiness: { type: 'lb-cookie' },
-        secret: 'exchange-test-secret-0123456789',
-        ...options,
-      },
-      { clock },
-    ),
-  );
+  const gateway = new Gateway(testOptions(options, clock));
   const engine = new RecordingEngine();
   const serve = (facts: Partial<RequestFacts> = {}) =>
     gateway.serve(
@@ -341,17 +342,7 @@ describe('Exchange, path by path', () => {
 
   function direct(options: Partial<StickyOptions> = {}, retryBufferBytes = 1024) {
     const clock = new FakeClock();
-    const router = new StickyRouter(
-      withTestHooks(
-        {
-          backends: BACKENDS,
-          stickiness: { type: 'lb-cookie' },
-          secret: 'exchange-test-secret-0123456789',
-          ...options,
-        },
-        { clock },
-      ),
-    );
+    const router = new StickyRouter(testOptions(options, clock));
     const routing = routingOf(router);
     const deadlines = new UpstreamDeadlines<Exchange>(
       routing.timeoutMs,
@@ -391,14 +382,6 @@ describe('Exchange, path by path', () => {
     return { router, clock, routing, deadlines, engine, make, serve, active };
   }
 
-  /** Everything a stream gives, as text. */
-  const read = (stream: Readable) =>
-    new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.once('end', () => resolve(Buffer.concat(chunks).toString()));
-      stream.once('error', reject);
-    });
   const CHUNKED = { host: 'app.example', 'transfer-encoding': 'chunked' };
 
   describe('the request as the exchange takes it', () => {
@@ -712,7 +695,7 @@ describe('Exchange, path by path', () => {
     test('ends the deadline, counts the success, and drops the body copy no retry will need', async () => {
       const { router, deadlines, engine, serve } = direct({ healthCheck: { maxFailures: 2 } });
       const exchange = serve({ method: 'POST', headers: CHUNKED, body: Readable.from([Buffer.from('ab')]) });
-      expect(await read(engine.sent[0]!.body as Readable)).toBe('ab');
+      expect(await readText(engine.sent[0]!.body as Readable)).toBe('ab');
       const backend = router.pool.get(exchange.route!.backend!.id)!;
       backend.consecutiveFailures = 1;
       expect(deadlines.size).toBe(1);
@@ -925,13 +908,13 @@ describe('Exchange, path by path', () => {
       const unread = reset({ headers: CHUNKED, body: Readable.from([Buffer.from('abc')]) }, true);
       expect(engine.sent).toHaveLength(2);
       expect(engine.sent[1]!.backend).toBe(engine.sent[0]!.backend);
-      expect(await read(engine.sent[1]!.body as Readable)).toBe('abc');
+      expect(await readText(engine.sent[1]!.body as Readable)).toBe('abc');
       unread.closed(true);
       // A streamed body some of which went out.
       engine.sent = [];
       engine.replies = [];
       const started = serve({ method: 'POST', headers: CHUNKED, body: Readable.from([Buffer.from('abc')]) });
-      expect(await read(engine.sent[0]!.body as Readable)).toBe('abc');
+      expect(await readText(engine.sent[0]!.body as Readable)).toBe('abc');
       started.failed(RESET, true);
       expect(engine.sent).toHaveLength(1);
       expect(engine.replies.map((r) => r.status)).toEqual([502]);
@@ -947,13 +930,13 @@ describe('Exchange, path by path', () => {
           headers: CHUNKED,
           body: Readable.from([Buffer.from(text)]),
         });
-        expect(await read(engine.sent[0]!.body as Readable)).toBe(text);
+        expect(await readText(engine.sent[0]!.body as Readable)).toBe(text);
         exchange.failed(REFUSED);
         return exchange;
       };
       const atBound = await refusedAfterReading('abcd');
       expect(engine.sent).toHaveLength(2);
-      expect(await read(engine.sent[1]!.body as Readable)).toBe('abcd');
+      expect(await readText(engine.sent[1]!.body as Readable)).toBe('abcd');
       expect(engine.replies).toEqual([]);
       atBound.closed(true);
       expect(router.stats().requests.retried).toBe(1);
@@ -1031,7 +1014,7 @@ describe('Exchange, path by path', () => {
     test('once the whole body arrived: the answer as it is', async () => {
       const { routing, engine, serve } = direct();
       const exchange = serve({ method: 'POST', headers: CHUNKED, body: Readable.from([Buffer.from('ab')]) });
-      expect(await read(engine.sent[0]!.body as Readable)).toBe('ab');
+      expect(await readText(engine.sent[0]!.body as Readable)).toBe('ab');
       exchange.failed(new Error('no code'));
       expect(engine.replies).toEqual([routing.reply(502)]);
       expect(engine.replies[0]).toBe(routing.reply(502));

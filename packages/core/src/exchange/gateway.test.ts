@@ -11,6 +11,7 @@ import { StickyConfigError } from '../config/errors';
 import type { StickyOptions } from '../config/options';
 import { FakeClock } from '../testing/fake-clock';
 import { cookieAttributes } from '../testing/requests';
+import { readText } from '../testing/streams';
 import { withTestHooks } from '../testing-hooks';
 import type { Reply, RouteRequest } from '../types';
 import type { Exchange, ExchangeEngine, RequestFacts } from './exchange';
@@ -74,15 +75,6 @@ function makeGateway(
   return gateway;
 }
 
-/** Everything a stream gives, as text. */
-const read = (stream: Readable) =>
-  new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.once('end', () => resolve(Buffer.concat(chunks).toString()));
-    stream.once('error', reject);
-  });
-
 describe('Gateway options', () => {
   test('without tls: certificates of https backends are verified', () => {
     expect(makeGateway().tls).toStrictEqual({ rejectUnauthorized: true });
@@ -140,13 +132,13 @@ describe('Gateway options', () => {
         },
         'client',
       );
-      expect(await read(engine.sent[0]!.body as Readable)).toBe(text);
+      expect(await readText(engine.sent[0]!.body as Readable)).toBe(text);
       exchange.failed(REFUSED);
       return exchange;
     };
     const atLimit = await post('abcd');
     expect(engine.sent.map((s) => s.backend)).toEqual(['a', 'b']);
-    expect(await read(engine.sent[1]!.body as Readable)).toBe('abcd');
+    expect(await readText(engine.sent[1]!.body as Readable)).toBe('abcd');
     expect(engine.replies).toEqual([]);
     atLimit.closed(true);
     await post('abcde');

@@ -125,3 +125,24 @@ describe('HTTP/2 pseudo-headers', () => {
     expect(Object.keys(headers)).not.toContain(':path');
   });
 });
+
+describe('what only requests lose', () => {
+  it("a response keeps the headers a client may not claim about itself (they are the app's to send)", () => {
+    const headers = {
+      forwarded: 'for=1.2.3.4',
+      'x-real-ip': '1.2.3.4',
+      x_forwarded_for: '5.6.7.8',
+      accept: 'a',
+    };
+    expect(stripHopByHop({ ...headers })).toStrictEqual(headers);
+    expect(copyDownstreamHeaders(headers)).toStrictEqual(headers);
+  });
+
+  it('a request loses the underscore spellings of claims and gateway headers, and keeps other underscores', () => {
+    const out = copyUpstreamHeaders(
+      { x_forwarded_for: '5.6.7.8', x_real_ip: '1', x_custom_id: '42', 'x-undefined': undefined },
+      {},
+    );
+    expect(out).toStrictEqual({ x_custom_id: '42' });
+  });
+});

@@ -387,6 +387,88 @@ export const SURVIVORS = [
     kind: TIE,
     why: 'Holes left by items already unwatched: unwatching nothing changes nothing.',
   },
+  {
+    file: 'exchange/hop-by-hop.ts',
+    code: ["if (name !== '' && !PROTECTED.has(name)) names.push(name)"],
+    replacement: /^true$|Stryker was here/,
+    kind: TIE,
+    why: 'An empty name nominated by `Connection: a,,b` names no header: dropping it drops nothing.',
+  },
+  {
+    file: 'exchange/hop-by-hop.ts',
+    code: [
+      'if (nominated.length === 0) return list',
+      'if (connection !== undefined) for (const name of nominatedByConnection(connection))',
+      'if (headers.connection !== undefined)',
+      'if (headers[name] !== undefined) delete headers[name]',
+    ],
+    kind: FASTER,
+    why: 'Shortcuts around work that finds nothing: no Connection header nominates no name, and deleting an absent header deletes nothing (but turns the object into a slower dictionary).',
+  },
+  {
+    file: 'exchange/hop-by-hop.ts',
+    code: [
+      'if (options.upgrade && protocol !== undefined) {',
+      'if (options.upgrade && headers.upgrade !== undefined) {',
+    ],
+    kind: DEFENSIVE,
+    why: 'Only an upgrade request asks to keep its upgrade headers, and an upgrade request always has an Upgrade header.',
+  },
+  {
+    file: 'exchange/plain-upgrade.ts',
+    code: ['return upgrade !== undefined && /(^|,)\\s*websocket\\s*(,|$)/i.test(upgrade)'],
+    kind: FASTER,
+    why: 'The regex finds no websocket in "undefined" either.',
+  },
+  {
+    file: 'exchange/',
+    code: [
+      'if (part.length > 0) req.push(part)',
+      'if (head.length > 0) client.socket.write(head)',
+      'if (client.head.length > 0) upstream.write(client.head)',
+      'if (survivors.length > 0) this.closed.push',
+    ],
+    kind: FASTER,
+    why: 'Writing, pushing or keeping an empty buffer or list changes nothing downstream; the checks only spare the call.',
+  },
+  {
+    file: 'exchange/upgrade-engine.ts',
+    code: ["upstream.on('error', () => upstream.destroy())"],
+    replacement: /^\(\) => undefined$/,
+    kind: TIE,
+    why: 'Node destroys a socket before it emits a read error: the listener matters (an unheard error would throw), its body does not.',
+  },
+  {
+    file: 'exchange/request-body.ts',
+    code: [
+      'while (chunks !== null && body.replayed < chunks.length)',
+      "const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk",
+    ],
+    kind: TIE,
+    why: 'Pushing `chunks[length]` (undefined) into a stream does nothing; `Buffer.from` of a Buffer copies the same bytes.',
+  },
+  {
+    file: 'exchange/server-limits.ts',
+    code: ["if (typeof maxConnections !== 'number' || !Number.isInteger(maxConnections)"],
+    replacement: /^false$/,
+    kind: TIE,
+    why: '`Number.isInteger` is false for anything that is not a number: the typeof check is there for the type checker.',
+  },
+  {
+    file: 'exchange/upstream-deadlines.ts',
+    code: [
+      'this.periodMs = Math.max(1, Math.min(1000, Math.ceil(timeoutMs / 20)))',
+      'if (this.interval === undefined) {',
+    ],
+    kind: FASTER,
+    why: "How often the deadlines are looked at (a twentieth of the timeout, at most a second): looking every millisecond, or with a second interval, finds the same deadlines at the same time on the tests' clock, at a higher cost.",
+  },
+  {
+    file: 'config/duration.ts',
+    code: ["if (typeof value === 'object' && value !== null) {"],
+    kind: TIE,
+    why: "`show()` of a value for a message: `JSON.stringify(null)` is 'null', as `String(null)` is, so the null check changes no message (NaN, which JSON spells null, is tested).",
+  },
   // --- health/
   {
     file: 'health/',

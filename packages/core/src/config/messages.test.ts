@@ -171,6 +171,12 @@ describe('StickyConfigError messages', () => {
       'must be an integer ≥ 1 (got "10")',
     ],
     [
+      'a store size that is not a number',
+      { backends: B, storeSize: Number.NaN },
+      'storeSize',
+      'must be an integer ≥ 1 (got NaN)',
+    ],
+    [
       'a cookie option that is not an object',
       { backends: B, cookie: 'x' },
       'cookie',

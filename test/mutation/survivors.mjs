@@ -204,6 +204,33 @@ export const SURVIVORS = [
     kind: DEFENSIVE,
     why: 'Without a Cookie header the lookup would throw, which the placement reads as no cookie: the same answer, by the second line of defence.',
   },
+  // --- config/
+  {
+    file: 'config/options.ts',
+    code: ["if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {"],
+    replacement: /^false$/,
+    kind: TIE,
+    why: '`Number.isInteger` is false for anything that is not a number: the typeof check is there for the type checker.',
+  },
+  {
+    file: 'config/options.ts',
+    code: [
+      "if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T",
+    ],
+    replacement: /^true$/,
+    kind: TIE,
+    why: 'A list of names includes no value that is not a string: the typeof check is there for the type checker.',
+  },
+  {
+    file: 'config/options.ts',
+    code: [
+      'if (domain !== undefined && !COOKIE_DOMAIN.test(domain))',
+      "c.secure === undefined || c.secure === 'auto' ? 'auto' : boolean(c.secure, 'cookie.secure', false)",
+      ": boolean(h.active, 'healthCheck.active', false)));",
+    ],
+    kind: TIE,
+    why: 'A fallback or a check for a value the line before has already ruled out: `boolean()`\'s fallback serves only an undefined value, which these callers never pass, and the text "undefined" is a valid host name.',
+  },
   // --- cookie/
   {
     file: 'cookie/balancer-cookie-codec.ts',

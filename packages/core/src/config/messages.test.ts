@@ -171,6 +171,12 @@ describe('StickyConfigError messages', () => {
       'must be an integer ≥ 1 (got "10")',
     ],
     [
+      'a query-key duration over an hour',
+      { backends: B, stickiness: { type: 'query', param: 'k', duration: '2h' } },
+      'stickiness.duration',
+      'must be between 1m and 1h (got "2h")',
+    ],
+    [
       'a store size that is not a number',
       { backends: B, storeSize: Number.NaN },
       'storeSize',
@@ -355,6 +361,10 @@ describe('StickyConfigError messages', () => {
     expect(normalizeOptions({ backends: B }).cookie.secure).toBe('auto');
     expect(normalizeOptions({ backends: B, cookie: { secure: false } }).cookie.secure).toBe(false);
     expect(normalizeOptions({ backends: B, secret: 'x'.repeat(16) }).secrets).toEqual(['x'.repeat(16)]);
+    // No stickiness, said three ways; a status range with spaces around its dash.
+    for (const stickiness of [false, null, undefined])
+      expect(normalizeOptions({ backends: B, stickiness }).stickiness).toEqual({ type: 'off' });
+    expect(() => normalizeOptions({ backends: B, healthCheck: { matcher: '200 - 204, 301' } })).not.toThrow();
   });
 
   it('takes the longest maxLifetime (a year) and a store of one entry', () => {

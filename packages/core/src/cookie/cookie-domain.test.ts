@@ -37,6 +37,7 @@ describe('cookieDomain and isTrustworthyHost at their edges', () => {
       '127.0.0.1',
       '127.0.0.1.',
       '127.1.2.3',
+      '127.100.200.255',
       '[::1]',
     ])
       expect([host, isTrustworthyHost(host)]).toEqual([host, true]);

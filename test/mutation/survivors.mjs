@@ -541,6 +541,65 @@ export const SURVIVORS = [
     kind: TIE,
     why: 'Clearing an undefined timer does nothing, on either clock.',
   },
+  {
+    file: 'cookie/balancer-cookie-writer.ts',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the source text of a template literal
+    code: ["const key = `${value}|${maxAge ?? ''}|${expiresMs ?? ''}"],
+    replacement: /Stryker was here/,
+    kind: TIE,
+    why: 'Another spelling of the key for "no Max-Age" or "no Expires" that no value can produce: keys stay distinct.',
+  },
+  {
+    file: 'cookie/balancer-cookie-writer.ts',
+    code: [
+      'function sameScope(',
+      'a === b ||',
+      '(a !== undefined && b !== undefined && a.domain === b.domain && a.partitioned === b.partitioned)',
+    ],
+    replacement: /^false$|^\{\}$|a === b && a !== undefined/,
+    kind: FASTER,
+    why: 'A scope comparison that answers "different" more often only misses the last-issued cache; the lines are built again, the same. (Answering "same" wrongly is killed: issue-caches.test.ts.)',
+  },
+  {
+    file: 'cookie/cookie-domain.ts',
+    code: [
+      "if (domain === null || domain === '' || domain.startsWith('.')) return null",
+      "return ascii === '' ? null : ascii",
+      "if (text.startsWith('[')) return text.toLowerCase()",
+      'if (/[^\\x00-\\x7f]/.test(text)) {',
+    ],
+    kind: TIE,
+    why: "Checks that overlap: `domainToASCII` answers '' for what it cannot read and lower-cases an IPv6 literal as the shortcut does, a name with a leading dot is unreadable to it, and reading an ASCII name as UTF-8 gives it back unchanged.",
+  },
+  {
+    file: 'cookie/set-cookie-lifetime.ts',
+    code: [
+      "if (typeof line === 'string' && lineNames(line, name)) return true",
+      'if (host === undefined && origin.host !== undefined) host = requestHost(origin.host)',
+    ],
+    kind: FASTER,
+    why: 'A cheap look before the parse (the parse finds nothing in a line that does not name the cookie), and the request host computed once instead of per line.',
+  },
+  {
+    file: 'cookie/set-cookie-lifetime.ts',
+    code: [
+      "if (a.domain !== undefined && a.domain !== '') {",
+      'const maxAge = a.maxAge !== undefined && MAX_AGE.test(a.maxAge)',
+      'while (at !== -1 && at < line.length) {',
+    ],
+    kind: TIE,
+    why: 'An empty Domain comes out host-only either way; the text "undefined" is no Max-Age; `indexOf` never answers the line\'s length.',
+  },
+  {
+    file: 'cookie/set-cookie-lifetime.ts',
+    code: [
+      'if (name.length < 7 || name.charCodeAt(0) !== 95 || name.charCodeAt(1) !== 95) return true',
+      'while (start < end && isWhitespace(text.charCodeAt(start))) start++',
+      'return start === 0 && end === text.length ? text : text.slice(start, end)',
+    ],
+    kind: FASTER,
+    why: 'Shortcuts: a name that cannot carry a prefix skips the lower-casing and the prefix checks, which would pass it; trimming nothing gives the same text back without a slice (and a NaN past the end is no whitespace).',
+  },
   // --- store/
   {
     file: 'store/memory-store.ts',

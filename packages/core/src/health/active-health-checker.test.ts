@@ -145,6 +145,15 @@ describe('ActiveHealthChecker', () => {
 });
 
 describe('ActiveHealthChecker at its edges', () => {
+  it('a backend whose very first probes fail is marked down after unhealthyThreshold of them', async () => {
+    const { router, tick } = setup((url) => (url.includes('10.0.0.1') ? 503 : 200));
+    await tick(0);
+    expect(router.pool.get('a')!.state).toBe('healthy');
+    await tick(10_000);
+    expect(router.pool.get('a')!.state).toBe('down');
+    await router.close();
+  });
+
   it('a backend added later is probed at once, and the others are not probed again before their interval', async () => {
     const { router, probed, tick } = setup(() => 200);
     await tick(0);

@@ -105,3 +105,9 @@ describe('upstreamTimeoutError', () => {
     expect(classifyUpstreamError(error)).toBe('timeout');
   });
 });
+
+describe('closedAfterEarlierResponses with a null cause', () => {
+  it('is false, not a throw', () => {
+    expect(closedAfterEarlierResponses(coded('ECONNRESET', { cause: null }))).toBe(false);
+  });
+});

@@ -352,10 +352,24 @@ describe('(3) Redis stopped mid-run and started again, empty', () => {
 });
 
 describe('(4) store keys expire with the stickiness duration', () => {
+  // The outage above leaves the gateways reconnecting and writing back: each test starts once both stores are
+  // connected with nothing pending, and reads a key once the write that makes it has reached Redis (a store
+  // write goes out after the response, not before it).
+  beforeEach(async () => {
+    const caughtUp = async () =>
+      (await Promise.all(all.map(async (g) => (await g.stats()).store))).every(
+        (s) => s.status === 'ready' && s.pendingWrites === 0,
+      );
+    await waitFor(caughtUp, 15_000, 'both stores connected with nothing pending');
+  });
+  const written = (key: string) =>
+    waitFor(async () => (await admin.exists(key)) === 1, 5_000, `${key} in Redis`);
+
   test('header and source-ip: TTL is the duration and slides with each request', async () => {
     await useStickiness({ type: 'header', header: 'x-client', duration: '2m' });
     await send(`${g1.url}/`, { headers: { 'x-client': 'ttl-1' } });
     const key = `${PREFIX}h:ttl-1`;
+    await written(key);
     expect(await admin.ttl(key)).toBeGreaterThan(115);
     expect(await admin.pttl(key)).toBeLessThanOrEqual(120_000);
     // Let it run low, then one request through the other gateway slides it back to the full duration.
@@ -365,6 +379,7 @@ describe('(4) store keys expire with the stickiness duration', () => {
 
     await useStickiness({ type: 'source-ip', duration: '1m' });
     await send(`${g2.url}/`, { headers: { 'x-forwarded-for': '10.9.9.9' } });
+    await written(`${PREFIX}ip:10.9.9.9`);
     const ipTtl = await admin.ttl(`${PREFIX}ip:10.9.9.9`);
     expect(ipTtl).toBeGreaterThan(55);
     expect(ipTtl).toBeLessThanOrEqual(60);
@@ -374,6 +389,7 @@ describe('(4) store keys expire with the stickiness duration', () => {
     await useStickiness({ type: 'header', header: 'x-client', duration: '3m' });
     await send(`${g1.url}/`, { headers: { 'x-client': 'ttl-2' } });
     const key = `${PREFIX}h:ttl-2`;
+    await written(key);
     await admin.pexpire(key, 1);
     await waitFor(async () => (await admin.exists(key)) === 0, 2_000, 'Redis to expire the key');
     const [before] = await requestCounters([g2]);
